@@ -1,0 +1,90 @@
+/* config.h — the command line: which command, its options, parsed with
+ * getopt_long and checked number conversions (never atoi), validated for
+ * ranges. Parsing is pure (no MPI, no I/O), so every rank parses the same argv
+ * to the same result and the same exit code, and unit tests can drive it.
+ *
+ * String options point into argv, which outlives the run. */
+#ifndef DDPTRAIN_CONFIG_H
+#define DDPTRAIN_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum ddp_command {
+    DDP_CMD_NONE = 0,
+    DDP_CMD_GEN,     /* synthetic dataset with a planted model          */
+    DDP_CMD_INFO,    /* describe an HDF5 file                           */
+    DDP_CMD_LOAD,    /* load + validate the shards exactly as train will */
+    DDP_CMD_CONVERT, /* CSV / LIBSVM text -> HDF5                        */
+    DDP_CMD_COUNT
+} ddp_command;
+
+/* The task decides how labels are validated (and, later, the loss). */
+typedef enum ddp_task {
+    DDP_TASK_LINEAR = 0, /* regression, MSE: any finite float label          */
+    DDP_TASK_LOGISTIC,   /* binary, BCE with logits: labels in {0, 1}        */
+    DDP_TASK_SOFTMAX,    /* multiclass, cross-entropy: integer ids 0..C-1    */
+} ddp_task;
+
+typedef enum ddp_text_format {
+    DDP_TEXT_AUTO = 0, /* from the file name: .csv/.tsv -> csv, else libsvm */
+    DDP_TEXT_CSV,
+    DDP_TEXT_LIBSVM,
+} ddp_text_format;
+
+#define DDP_DEFAULT_VSHARDS 64
+
+typedef struct ddp_config {
+    ddp_command command;
+    int help;    /* --help was given: print the command's usage, exit 0 */
+    int version; /* --version */
+    int quiet;   /* -q: only errors */
+
+    /* data selection (load, info) */
+    const char *data_path;     /* --data FILE (info also takes it positionally) */
+    const char *features_name; /* --features NAME, default "/X" (gen/convert: --x-name) */
+    const char *labels_name;   /* --labels NAME, default "/y" */
+    ddp_task task;             /* --model linear|logistic|softmax */
+    int task_set;              /* --model was given */
+    int64_t n_classes;         /* --classes C; 0 = infer from labels */
+    int64_t n_vshards;         /* --virtual-shards V */
+    int checksum;              /* --checksum: print an order-independent data checksum */
+
+    /* gen */
+    const char *out_path; /* --out FILE (gen, convert) */
+    int64_t n_rows;       /* --rows N */
+    int64_t n_features;   /* --features N (gen), --n-features N (convert, LIBSVM) */
+    uint64_t seed;        /* --seed S */
+    double noise;         /* --noise SIGMA (linear: std of label noise; logistic/softmax: logit noise) */
+    int64_t chunk_rows;   /* --chunk-rows R: 0 = contiguous layout */
+    int64_t gzip_level;   /* --gzip L (0..9, 0 = off); implies chunking */
+    int64_t float64;      /* --dtype float64 instead of float32 (gen) */
+
+    /* convert */
+    const char *in_path;    /* positional input file */
+    ddp_text_format format; /* --format csv|libsvm */
+    const char *label_col;  /* --label-col NAME|INDEX (csv), default: last column */
+    int header;             /* --header / --no-header; -1 = detect */
+    char delimiter;         /* --delimiter C, default ',' ('\t' for .tsv) */
+    int zero_based;         /* --zero-based / --one-based (libsvm); -1 = detect */
+} ddp_config;
+
+/* Fills cfg with defaults, then parses argv. Returns DDP_OK or
+ * DDP_EXIT_USAGE with a one-line message in err. When cfg->help or
+ * cfg->version is set the caller prints and exits 0. */
+int ddp_config_parse(int argc, char **argv, ddp_config *cfg, char *err);
+
+/* Usage text of one command (DDP_CMD_NONE: the overview). */
+void ddp_config_usage(ddp_command cmd, FILE *out);
+
+const char *ddp_command_name(ddp_command cmd);
+const char *ddp_task_name(ddp_task task);
+
+/* Checked conversions used by the parser (exposed for tests). The whole string
+ * must be a number in [lo, hi]; "1e6"-style integers are accepted when exact.
+ * On error the message names `what` and the accepted range. */
+int ddp_parse_i64(const char *s, int64_t lo, int64_t hi, const char *what, int64_t *out, char *err);
+int ddp_parse_u64(const char *s, const char *what, uint64_t *out, char *err);
+int ddp_parse_f64(const char *s, double lo, double hi, const char *what, double *out, char *err);
+
+#endif

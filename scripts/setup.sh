@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# setup.sh — install what ddptrain needs (Debian packages) if it is missing,
+# then configure and build. Idempotent: a second run installs nothing and only
+# rebuilds what changed. Sourced by demo.sh and test.sh.
+#
+#   BUILD_DIR   build directory (default: <repo>/build)
+#   DDP_CMAKE_ARGS  extra CMake arguments (e.g. -DDDP_SANITIZE=ON)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$REPO/build}"
+
+# Build + run-time packages; python3-h5py/numpy only for the optional scripts.
+DDP_PACKAGES=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
+              libcmocka-dev)
+
+ddp_install_missing() {
+    local missing=()
+    for p in "${DDP_PACKAGES[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        echo "setup: installing ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+ddp_build() {
+    local werror=OFF
+    [ "${CI:-}" = "true" ] && werror=ON
+    cmake -S "$REPO" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DDDP_WERROR="$werror" ${DDP_CMAKE_ARGS:-} >/dev/null
+    cmake --build "$BUILD_DIR" -j"$(nproc)"
+}
+
+# mpirun as root (containers, CI) and with more ranks than cores.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1

@@ -1,0 +1,127 @@
+/* comm.c — MPI start-up, collective error agreement and the reductions the
+ * rest of ddptrain needs. No other module calls MPI_* directly (data.c hands
+ * the communicator to HDF5's MPI-IO driver, nothing more). */
+#include "ddptrain/comm.h"
+#include "ddptrain/common.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+/* An MPI call failing is not an input problem we can explain to the user; it
+ * means the job is broken. Say which call and abort everyone. */
+static void mpi_check(int rc, const char *what)
+{
+    if (rc == MPI_SUCCESS) return;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    fprintf(stderr, "ddptrain: internal error: %s failed: %s\n", what, msg);
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, DDP_EXIT_INTERNAL);
+}
+
+int ddp_comm_init(int *argc, char ***argv, ddp_comm *comm, char *err)
+{
+    int provided = 0;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        ddp_errf(err, "MPI_Init_thread failed; check the MPI installation (mpirun --version)");
+        return DDP_EXIT_INTERNAL;
+    }
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &comm->world), "MPI_Comm_dup");
+    MPI_Comm_set_errhandler(comm->world, MPI_ERRORS_RETURN);
+    mpi_check(MPI_Comm_rank(comm->world, &comm->rank), "MPI_Comm_rank");
+    mpi_check(MPI_Comm_size(comm->world, &comm->size), "MPI_Comm_size");
+    if (provided < MPI_THREAD_FUNNELED) {
+        ddp_errf(err, "MPI provides thread level %d, ddptrain needs MPI_THREAD_FUNNELED", provided);
+        return DDP_EXIT_INTERNAL;
+    }
+    return DDP_OK;
+}
+
+void ddp_comm_finalize(ddp_comm *comm)
+{
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (finalized) return;
+    if (comm->world != MPI_COMM_NULL) MPI_Comm_free(&comm->world);
+    MPI_Finalize();
+}
+
+int ddp_comm_agree(const ddp_comm *comm, int status, char *err)
+{
+    /* One allreduce: max status, and min failing rank encoded as max of -rank. */
+    int local[2] = {status, status != 0 ? -comm->rank : INT_MIN};
+    int global[2];
+    mpi_check(MPI_Allreduce(local, global, 2, MPI_INT, MPI_MAX, comm->world), "MPI_Allreduce(agree)");
+    if (global[0] == 0) return 0;
+    int root = -global[1];
+    char msg[DDP_ERR_LEN];
+    if (comm->rank == root) snprintf(msg, sizeof msg, "%s", err ? err : "unknown error");
+    mpi_check(MPI_Bcast(msg, DDP_ERR_LEN, MPI_CHAR, root, comm->world), "MPI_Bcast(agree)");
+    msg[DDP_ERR_LEN - 1] = '\0';
+    if (err) {
+        if (comm->size > 1)
+            ddp_errf(err, "rank %d: %s", root, msg);
+        else
+            ddp_errf(err, "%s", msg);
+    }
+    return global[0];
+}
+
+void ddp_comm_sum_f64(const ddp_comm *comm, double *buf, size_t n_elems)
+{
+    DDP_ASSERT(n_elems <= INT_MAX);
+    mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n_elems, MPI_DOUBLE, MPI_SUM, comm->world),
+              "MPI_Allreduce(sum f64)");
+}
+
+void ddp_comm_sum_u64(const ddp_comm *comm, uint64_t *buf, size_t n_elems)
+{
+    DDP_ASSERT(n_elems <= INT_MAX);
+    mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n_elems, MPI_UINT64_T, MPI_SUM, comm->world),
+              "MPI_Allreduce(sum u64)");
+}
+
+void ddp_comm_min_i64(const ddp_comm *comm, int64_t *buf, size_t n_elems)
+{
+    DDP_ASSERT(n_elems <= INT_MAX);
+    mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n_elems, MPI_INT64_T, MPI_MIN, comm->world),
+              "MPI_Allreduce(min i64)");
+}
+
+void ddp_comm_max_i64(const ddp_comm *comm, int64_t *buf, size_t n_elems)
+{
+    DDP_ASSERT(n_elems <= INT_MAX);
+    mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n_elems, MPI_INT64_T, MPI_MAX, comm->world),
+              "MPI_Allreduce(max i64)");
+}
+
+ddp_stat3 ddp_comm_stat3(const ddp_comm *comm, double local)
+{
+    double mm[2] = {-local, local}; /* max of -x is -min */
+    double sum = local;
+    mpi_check(MPI_Allreduce(MPI_IN_PLACE, mm, 2, MPI_DOUBLE, MPI_MAX, comm->world),
+              "MPI_Allreduce(stat max)");
+    mpi_check(MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, comm->world),
+              "MPI_Allreduce(stat sum)");
+    ddp_stat3 s = {-mm[0], sum / comm->size, mm[1]};
+    return s;
+}
+
+void ddp_comm_gather_f64(const ddp_comm *comm, double local, double *out)
+{
+    mpi_check(MPI_Gather(&local, 1, MPI_DOUBLE, out, 1, MPI_DOUBLE, 0, comm->world), "MPI_Gather");
+}
+
+void ddp_comm_bcast(const ddp_comm *comm, void *buf, size_t n_bytes, int root)
+{
+    DDP_ASSERT(n_bytes <= INT_MAX);
+    mpi_check(MPI_Bcast(buf, (int)n_bytes, MPI_BYTE, root, comm->world), "MPI_Bcast");
+}
+
+void ddp_comm_barrier(const ddp_comm *comm)
+{
+    mpi_check(MPI_Barrier(comm->world), "MPI_Barrier");
+}

@@ -1,0 +1,496 @@
+/* config.c — command-line parsing for every ddptrain command.
+ *
+ * One table lists every option with the commands it belongs to; getopt_long
+ * does the scanning, checked strtoll/strtoull/strtod the conversions. Errors
+ * are one line naming the option and the fix. This file does no I/O beyond
+ * printing usage text and never exits: main decides. */
+#include "ddptrain/config.h"
+#include "ddptrain/common.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD_BIT(c) (1u << (c))
+#define ALL_CMDS 0xffffffffu
+
+enum opt_id {
+    OPT_HELP = 'h',
+    OPT_QUIET = 'q',
+    OPT_OUT = 'o',
+    OPT_DATA = 1000,
+    OPT_FEATURES,
+    OPT_LABELS,
+    OPT_MODEL,
+    OPT_CLASSES,
+    OPT_VSHARDS,
+    OPT_CHECKSUM,
+    OPT_ROWS,
+    OPT_SEED,
+    OPT_NOISE,
+    OPT_CHUNK_ROWS,
+    OPT_GZIP,
+    OPT_DTYPE,
+    OPT_FORMAT,
+    OPT_LABEL_COL,
+    OPT_HEADER,
+    OPT_NO_HEADER,
+    OPT_DELIMITER,
+    OPT_ZERO_BASED,
+    OPT_ONE_BASED,
+    OPT_N_FEATURES,
+    OPT_X_NAME,
+    OPT_Y_NAME,
+};
+
+typedef struct opt_spec {
+    struct option opt;
+    unsigned cmds; /* bitmask of commands that accept it */
+} opt_spec;
+
+static const opt_spec OPTS[] = {
+    {{"help", no_argument, NULL, OPT_HELP}, ALL_CMDS},
+    {{"quiet", no_argument, NULL, OPT_QUIET}, ALL_CMDS},
+    {{"data", required_argument, NULL, OPT_DATA}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO)},
+    {{"features", required_argument, NULL, OPT_FEATURES},
+     CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO) | CMD_BIT(DDP_CMD_GEN)},
+    {{"labels", required_argument, NULL, OPT_LABELS}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO)},
+    {{"model", required_argument, NULL, OPT_MODEL}, CMD_BIT(DDP_CMD_LOAD)},
+    {{"classes", required_argument, NULL, OPT_CLASSES}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_GEN)},
+    {{"virtual-shards", required_argument, NULL, OPT_VSHARDS}, CMD_BIT(DDP_CMD_LOAD)},
+    {{"checksum", no_argument, NULL, OPT_CHECKSUM}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO)},
+    {{"out", required_argument, NULL, OPT_OUT}, CMD_BIT(DDP_CMD_GEN) | CMD_BIT(DDP_CMD_CONVERT)},
+    {{"rows", required_argument, NULL, OPT_ROWS}, CMD_BIT(DDP_CMD_GEN)},
+    {{"seed", required_argument, NULL, OPT_SEED}, CMD_BIT(DDP_CMD_GEN)},
+    {{"noise", required_argument, NULL, OPT_NOISE}, CMD_BIT(DDP_CMD_GEN)},
+    {{"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
+     CMD_BIT(DDP_CMD_GEN) | CMD_BIT(DDP_CMD_CONVERT)},
+    {{"gzip", required_argument, NULL, OPT_GZIP}, CMD_BIT(DDP_CMD_GEN) | CMD_BIT(DDP_CMD_CONVERT)},
+    {{"dtype", required_argument, NULL, OPT_DTYPE}, CMD_BIT(DDP_CMD_GEN)},
+    {{"format", required_argument, NULL, OPT_FORMAT}, CMD_BIT(DDP_CMD_CONVERT)},
+    {{"label-col", required_argument, NULL, OPT_LABEL_COL}, CMD_BIT(DDP_CMD_CONVERT)},
+    {{"header", no_argument, NULL, OPT_HEADER}, CMD_BIT(DDP_CMD_CONVERT)},
+    {{"no-header", no_argument, NULL, OPT_NO_HEADER}, CMD_BIT(DDP_CMD_CONVERT)},
+    {{"delimiter", required_argument, NULL, OPT_DELIMITER}, CMD_BIT(DDP_CMD_CONVERT)},
+    {{"zero-based", no_argument, NULL, OPT_ZERO_BASED}, CMD_BIT(DDP_CMD_CONVERT)},
+    {{"one-based", no_argument, NULL, OPT_ONE_BASED}, CMD_BIT(DDP_CMD_CONVERT)},
+    {{"n-features", required_argument, NULL, OPT_N_FEATURES}, CMD_BIT(DDP_CMD_CONVERT)},
+    {{"x-name", required_argument, NULL, OPT_X_NAME}, CMD_BIT(DDP_CMD_CONVERT) | CMD_BIT(DDP_CMD_GEN)},
+    {{"y-name", required_argument, NULL, OPT_Y_NAME}, CMD_BIT(DDP_CMD_CONVERT) | CMD_BIT(DDP_CMD_GEN)},
+};
+#define N_OPTS (sizeof OPTS / sizeof OPTS[0])
+
+static const char *const CMD_NAMES[DDP_CMD_COUNT] = {"", "gen", "info", "load", "convert"};
+
+const char *ddp_command_name(ddp_command cmd)
+{
+    return (cmd > DDP_CMD_NONE && cmd < DDP_CMD_COUNT) ? CMD_NAMES[cmd] : "";
+}
+
+const char *ddp_task_name(ddp_task task)
+{
+    switch (task) {
+    case DDP_TASK_LINEAR: return "linear";
+    case DDP_TASK_LOGISTIC: return "logistic";
+    case DDP_TASK_SOFTMAX: return "softmax";
+    }
+    return "?";
+}
+
+static int parse_task(const char *s, ddp_task *out)
+{
+    if (strcmp(s, "linear") == 0) *out = DDP_TASK_LINEAR;
+    else if (strcmp(s, "logistic") == 0) *out = DDP_TASK_LOGISTIC;
+    else if (strcmp(s, "softmax") == 0) *out = DDP_TASK_SOFTMAX;
+    else return -1;
+    return 0;
+}
+
+int ddp_parse_i64(const char *s, int64_t lo, int64_t hi, const char *what, int64_t *out, char *err)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end != s && (*end == 'e' || *end == 'E' || *end == '.')) {
+        /* "1e6" or "1000000.0": accept when the value is an exact integer in range */
+        errno = 0;
+        double d = strtod(s, &end);
+        if (*end == '\0' && errno == 0 && d == floor(d) && d >= (double)lo && d <= (double)hi) {
+            *out = (int64_t)d;
+            return DDP_OK;
+        }
+        end = (char *)s; /* force the error below */
+    }
+    if (end == s || *end != '\0') {
+        ddp_errf(err, "%s: '%s' is not an integer", what, s);
+        return DDP_EXIT_USAGE;
+    }
+    if (errno == ERANGE || v < lo || v > hi) {
+        ddp_errf(err, "%s: %s is out of range; use a value in [%lld, %lld]", what, s, (long long)lo,
+                 (long long)hi);
+        return DDP_EXIT_USAGE;
+    }
+    *out = (int64_t)v;
+    return DDP_OK;
+}
+
+int ddp_parse_u64(const char *s, const char *what, uint64_t *out, char *err)
+{
+    const char *p = s;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '-' || *p == '\0') {
+        ddp_errf(err, "%s: '%s' is not a non-negative integer", what, s);
+        return DDP_EXIT_USAGE;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (end == p || *end != '\0') {
+        ddp_errf(err, "%s: '%s' is not a non-negative integer", what, s);
+        return DDP_EXIT_USAGE;
+    }
+    if (errno == ERANGE) {
+        ddp_errf(err, "%s: %s is out of range; use a value in [0, %llu]", what, s, (unsigned long long)UINT64_MAX);
+        return DDP_EXIT_USAGE;
+    }
+    *out = (uint64_t)v;
+    return DDP_OK;
+}
+
+int ddp_parse_f64(const char *s, double lo, double hi, const char *what, double *out, char *err)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0') {
+        ddp_errf(err, "%s: '%s' is not a number", what, s);
+        return DDP_EXIT_USAGE;
+    }
+    if (errno == ERANGE || !isfinite(v) || v < lo || v > hi) {
+        ddp_errf(err, "%s: %s is out of range; use a value in [%g, %g]", what, s, lo, hi);
+        return DDP_EXIT_USAGE;
+    }
+    *out = v;
+    return DDP_OK;
+}
+
+static void set_defaults(ddp_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->features_name = "/X";
+    cfg->labels_name = "/y";
+    cfg->n_vshards = DDP_DEFAULT_VSHARDS;
+    cfg->n_rows = 1000;
+    cfg->n_features = 0;
+    cfg->seed = 0;
+    cfg->noise = 0.1;
+    cfg->header = -1;
+    cfg->delimiter = 0;
+    cfg->zero_based = -1;
+}
+
+static ddp_command lookup_command(const char *s)
+{
+    for (int c = DDP_CMD_NONE + 1; c < DDP_CMD_COUNT; c++)
+        if (strcmp(s, CMD_NAMES[c]) == 0) return (ddp_command)c;
+    return DDP_CMD_NONE;
+}
+
+/* Name of the option behind getopt's optopt/longindex, for messages. */
+static const char *opt_name_of(int id)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (OPTS[i].opt.val == id) return OPTS[i].opt.name;
+    return "?";
+}
+
+static int apply_option(ddp_config *cfg, int id, const char *arg, char *err)
+{
+    char what[64];
+    snprintf(what, sizeof what, "--%s", opt_name_of(id));
+    int64_t v = 0;
+    int rc = DDP_OK;
+    switch (id) {
+    case OPT_HELP: cfg->help = 1; break;
+    case OPT_QUIET: cfg->quiet = 1; break;
+    case OPT_DATA: cfg->data_path = arg; break;
+    case OPT_FEATURES:
+        if (cfg->command == DDP_CMD_GEN)
+            rc = ddp_parse_i64(arg, 1, INT32_MAX, what, &cfg->n_features, err);
+        else
+            cfg->features_name = arg;
+        break;
+    case OPT_LABELS: cfg->labels_name = arg; break;
+    case OPT_X_NAME: cfg->features_name = arg; break;
+    case OPT_Y_NAME: cfg->labels_name = arg; break;
+    case OPT_MODEL:
+        if (parse_task(arg, &cfg->task) != 0) {
+            ddp_errf(err, "--model: unknown model '%s'; use linear, logistic or softmax", arg);
+            return DDP_EXIT_USAGE;
+        }
+        cfg->task_set = 1;
+        break;
+    case OPT_CLASSES: rc = ddp_parse_i64(arg, 2, 1 << 20, what, &cfg->n_classes, err); break;
+    case OPT_VSHARDS: rc = ddp_parse_i64(arg, 1, 1 << 20, what, &cfg->n_vshards, err); break;
+    case OPT_CHECKSUM: cfg->checksum = 1; break;
+    case OPT_OUT: cfg->out_path = arg; break;
+    case OPT_ROWS: rc = ddp_parse_i64(arg, 1, INT64_C(1) << 40, what, &cfg->n_rows, err); break;
+    case OPT_SEED: rc = ddp_parse_u64(arg, what, &cfg->seed, err); break;
+    case OPT_NOISE: rc = ddp_parse_f64(arg, 0.0, 1e6, what, &cfg->noise, err); break;
+    case OPT_CHUNK_ROWS: rc = ddp_parse_i64(arg, 0, INT32_MAX, what, &cfg->chunk_rows, err); break;
+    case OPT_GZIP: rc = ddp_parse_i64(arg, 0, 9, what, &cfg->gzip_level, err); break;
+    case OPT_DTYPE:
+        if (strcmp(arg, "float32") == 0) cfg->float64 = 0;
+        else if (strcmp(arg, "float64") == 0) cfg->float64 = 1;
+        else {
+            ddp_errf(err, "--dtype: unknown type '%s'; use float32 or float64", arg);
+            return DDP_EXIT_USAGE;
+        }
+        break;
+    case OPT_FORMAT:
+        if (strcmp(arg, "csv") == 0) cfg->format = DDP_TEXT_CSV;
+        else if (strcmp(arg, "libsvm") == 0 || strcmp(arg, "svmlight") == 0) cfg->format = DDP_TEXT_LIBSVM;
+        else {
+            ddp_errf(err, "--format: unknown format '%s'; use csv or libsvm", arg);
+            return DDP_EXIT_USAGE;
+        }
+        break;
+    case OPT_LABEL_COL: cfg->label_col = arg; break;
+    case OPT_HEADER: cfg->header = 1; break;
+    case OPT_NO_HEADER: cfg->header = 0; break;
+    case OPT_DELIMITER:
+        if (strcmp(arg, "\\t") == 0 || strcmp(arg, "tab") == 0) cfg->delimiter = '\t';
+        else if (strlen(arg) == 1 && arg[0] != '"' && arg[0] != '\n') cfg->delimiter = arg[0];
+        else {
+            ddp_errf(err, "--delimiter: '%s' must be one character (or 'tab')", arg);
+            return DDP_EXIT_USAGE;
+        }
+        break;
+    case OPT_ZERO_BASED: cfg->zero_based = 1; break;
+    case OPT_ONE_BASED: cfg->zero_based = 0; break;
+    case OPT_N_FEATURES: rc = ddp_parse_i64(arg, 1, INT32_MAX, what, &cfg->n_features, err); break;
+    default: DDP_ASSERT(0 && "option in table without handler");
+    }
+    (void)v;
+    return rc;
+}
+
+/* Per-command positional arguments and required options. */
+static int check_command(ddp_config *cfg, int n_pos, char **pos, char *err)
+{
+    const char *name = ddp_command_name(cfg->command);
+    int max_pos = 0;
+    switch (cfg->command) {
+    case DDP_CMD_GEN:
+        max_pos = 1;
+        if (n_pos < 1) {
+            ddp_errf(err, "gen: missing model kind; use 'ddptrain gen linear|logistic|softmax --out FILE'");
+            return DDP_EXIT_USAGE;
+        }
+        if (parse_task(pos[0], &cfg->task) != 0) {
+            ddp_errf(err, "gen: unknown model kind '%s'; use linear, logistic or softmax", pos[0]);
+            return DDP_EXIT_USAGE;
+        }
+        cfg->task_set = 1;
+        if (!cfg->out_path) {
+            ddp_errf(err, "gen: missing --out FILE");
+            return DDP_EXIT_USAGE;
+        }
+        if (cfg->n_features == 0) cfg->n_features = 16;
+        if (cfg->task == DDP_TASK_SOFTMAX && cfg->n_classes == 0) cfg->n_classes = 10;
+        if (cfg->task != DDP_TASK_SOFTMAX && cfg->n_classes != 0) {
+            ddp_errf(err, "gen: --classes applies to softmax only");
+            return DDP_EXIT_USAGE;
+        }
+        if (cfg->gzip_level > 0 && cfg->chunk_rows == 0) cfg->chunk_rows = 4096;
+        break;
+    case DDP_CMD_INFO:
+        max_pos = 1;
+        if (n_pos == 1 && !cfg->data_path) cfg->data_path = pos[0];
+        if (!cfg->data_path) {
+            ddp_errf(err, "info: missing FILE; use 'ddptrain info FILE'");
+            return DDP_EXIT_USAGE;
+        }
+        break;
+    case DDP_CMD_LOAD:
+        max_pos = 0;
+        if (!cfg->data_path) {
+            ddp_errf(err, "load: missing --data FILE");
+            return DDP_EXIT_USAGE;
+        }
+        break;
+    case DDP_CMD_CONVERT:
+        max_pos = 1;
+        if (n_pos < 1) {
+            ddp_errf(err, "convert: missing input file; use 'ddptrain convert IN.csv --out OUT.h5'");
+            return DDP_EXIT_USAGE;
+        }
+        cfg->in_path = pos[0];
+        if (!cfg->out_path) {
+            ddp_errf(err, "convert: missing --out FILE");
+            return DDP_EXIT_USAGE;
+        }
+        break;
+    default: DDP_ASSERT(0);
+    }
+    if (n_pos > max_pos) {
+        ddp_errf(err, "%s: unexpected argument '%s'; see 'ddptrain %s --help'", name, pos[max_pos], name);
+        return DDP_EXIT_USAGE;
+    }
+    return DDP_OK;
+}
+
+int ddp_config_parse(int argc, char **argv, ddp_config *cfg, char *err)
+{
+    set_defaults(cfg);
+    if (argc < 2) {
+        ddp_errf(err, "missing command; see 'ddptrain --help'");
+        return DDP_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        cfg->help = 1;
+        if (argc > 2 && strcmp(cmd, "help") == 0) cfg->command = lookup_command(argv[2]);
+        return DDP_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        cfg->version = 1;
+        return DDP_OK;
+    }
+    cfg->command = lookup_command(cmd);
+    if (cfg->command == DDP_CMD_NONE) {
+        if (cmd[0] == '-')
+            ddp_errf(err, "unknown option '%s' before the command; see 'ddptrain --help'", cmd);
+        else
+            ddp_errf(err, "unknown command '%s'; use gen, info, load or convert (see 'ddptrain --help')", cmd);
+        return DDP_EXIT_USAGE;
+    }
+
+    struct option longopts[N_OPTS + 1];
+    for (size_t i = 0; i < N_OPTS; i++) longopts[i] = OPTS[i].opt;
+    memset(&longopts[N_OPTS], 0, sizeof longopts[N_OPTS]);
+
+    /* getopt sees argv[1..] so the command acts as argv[0]. */
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    char *pos[8];
+    int n_pos = 0;
+    optind = 0; /* full re-initialisation (glibc), so parse can run twice */
+    opterr = 0;
+    for (;;) {
+        int longindex = -1;
+        int c = getopt_long(sub_argc, sub_argv, "-:hqo:", longopts, &longindex);
+        if (c == -1) break;
+        if (c == 1) { /* positional, kept in order thanks to the leading '-' */
+            if (n_pos < (int)(sizeof pos / sizeof pos[0])) pos[n_pos++] = optarg;
+            else {
+                ddp_errf(err, "%s: too many arguments", cmd);
+                return DDP_EXIT_USAGE;
+            }
+            continue;
+        }
+        if (c == '?') {
+            const char *bad = sub_argv[optind - 1];
+            if (optopt) ddp_errf(err, "%s: unknown option '-%c'; see 'ddptrain %s --help'", cmd, optopt, cmd);
+            else ddp_errf(err, "%s: unknown option '%s'; see 'ddptrain %s --help'", cmd, bad, cmd);
+            return DDP_EXIT_USAGE;
+        }
+        if (c == ':') {
+            const char *bad = sub_argv[optind - 1];
+            ddp_errf(err, "%s: option '%s' needs a value", cmd, bad);
+            return DDP_EXIT_USAGE;
+        }
+        /* Known somewhere, but does this command take it? */
+        unsigned cmds = 0;
+        for (size_t i = 0; i < N_OPTS; i++)
+            if (OPTS[i].opt.val == c) cmds = OPTS[i].cmds;
+        if (!(cmds & CMD_BIT(cfg->command))) {
+            ddp_errf(err, "%s: option '--%s' does not apply to this command; see 'ddptrain %s --help'", cmd,
+                     opt_name_of(c), cmd);
+            return DDP_EXIT_USAGE;
+        }
+        int rc = apply_option(cfg, c, optarg, err);
+        if (rc != DDP_OK) return rc;
+    }
+    if (cfg->help) return DDP_OK;
+    return check_command(cfg, n_pos, pos, err);
+}
+
+void ddp_config_usage(ddp_command cmd, FILE *out)
+{
+    switch (cmd) {
+    case DDP_CMD_GEN:
+        fputs("usage: [mpirun -n P] ddptrain gen linear|logistic|softmax --out FILE [options]\n"
+              "Write a synthetic dataset with a planted model; every rank writes its own rows.\n"
+              "The same --seed gives the same data whatever P is.\n\n"
+              "  -o, --out FILE        output HDF5 file (overwritten)\n"
+              "      --rows N          number of rows (default 1000)\n"
+              "      --features N      number of features (default 16)\n"
+              "      --classes C       classes for softmax (default 10)\n"
+              "      --seed S          random seed (default 0)\n"
+              "      --noise SIGMA     label noise: Gaussian std for linear, logit noise otherwise (default 0.1)\n"
+              "      --dtype T         float32 (default) or float64\n"
+              "      --chunk-rows R    chunked layout with R rows per chunk (default: contiguous)\n"
+              "      --gzip L          gzip level 1..9 (+ shuffle filter); implies chunking\n"
+              "      --x-name NAME     feature dataset (default /X)\n"
+              "      --y-name NAME     label dataset (default /y)\n",
+              out);
+        break;
+    case DDP_CMD_INFO:
+        fputs("usage: ddptrain info FILE [--features NAME] [--labels NAME] [--checksum]\n"
+              "Describe an HDF5 file: every dataset with shape, dtype, layout, chunks and filters,\n"
+              "and a summary of the labels (classes and counts, or min/mean/max).\n\n"
+              "      --features NAME   feature dataset to summarise (default /X)\n"
+              "      --labels NAME     label dataset to summarise (default /y)\n"
+              "      --checksum        read all rows and print the data checksum that\n"
+              "                        'ddptrain load --checksum' reproduces across ranks\n",
+              out);
+        break;
+    case DDP_CMD_LOAD:
+        fputs("usage: mpirun -n P ddptrain load --data FILE [options]\n"
+              "Load and validate this rank's shard exactly as training will, report rows,\n"
+              "bytes and GB/s per rank (min/avg/max), and exit.\n\n"
+              "      --data FILE          HDF5 dataset file\n"
+              "      --features NAME      feature dataset, [n_rows, n_features] (default /X)\n"
+              "      --labels NAME        label dataset, [n_rows] (default /y)\n"
+              "      --model M            linear | logistic | softmax: decides label checks\n"
+              "                           (default: linear, any finite label)\n"
+              "      --classes C          number of classes for softmax (default: max label + 1)\n"
+              "      --virtual-shards V   fixed row partition independent of P (default 64)\n"
+              "      --checksum           print the checksum of all loaded rows\n",
+              out);
+        break;
+    case DDP_CMD_CONVERT:
+        fputs("usage: ddptrain convert IN --out OUT.h5 [options]\n"
+              "Convert CSV or LIBSVM/SVMlight text to the ddptrain HDF5 format, streaming\n"
+              "(memory stays bounded for inputs larger than RAM).\n\n"
+              "  -o, --out FILE        output HDF5 file (overwritten)\n"
+              "      --format F        csv | libsvm (default: from the extension; .csv/.tsv are csv)\n"
+              "      --label-col C     CSV label column, by header name or 0-based index (default: last)\n"
+              "      --header          the first CSV line is a header\n"
+              "      --no-header       the first CSV line is data (default: detect)\n"
+              "      --delimiter C     CSV field separator (default ',', tab for .tsv; 'tab' accepted)\n"
+              "      --zero-based      LIBSVM feature indices start at 0\n"
+              "      --one-based       LIBSVM feature indices start at 1 (default: detect)\n"
+              "      --n-features N    LIBSVM feature count (default: largest index seen)\n"
+              "      --chunk-rows R    rows per HDF5 chunk (default 4096)\n"
+              "      --gzip L          gzip level 1..9\n"
+              "      --x-name NAME     feature dataset (default /X)\n"
+              "      --y-name NAME     label dataset (default /y)\n",
+              out);
+        break;
+    default:
+        fputs("usage: ddptrain <command> [options]     (ddptrain <command> --help for details)\n\n"
+              "commands:\n"
+              "  gen       write a synthetic dataset with a planted model (parallel)\n"
+              "  info      describe an HDF5 dataset file\n"
+              "  load      load and validate shards across ranks, report throughput\n"
+              "  convert   CSV / LIBSVM text to HDF5\n\n"
+              "  --version   print the version\n"
+              "exit codes: 0 ok, 1 internal error, 2 usage or bad input, 3 numeric divergence,\n"
+              "            4 I/O error, 5 watchdog, 6 out of memory, 7 stopped by a signal\n",
+              out);
+    }
+}
