@@ -62,7 +62,8 @@ int ddp_comm_agree(const ddp_comm *comm, int status, char *err)
     mpi_check(MPI_Bcast(msg, DDP_ERR_LEN, MPI_CHAR, root, comm->world), "MPI_Bcast(agree)");
     msg[DDP_ERR_LEN - 1] = '\0';
     if (err) {
-        if (comm->size > 1)
+        /* a message that already went through an agreement keeps its one prefix */
+        if (comm->size > 1 && strncmp(msg, "rank ", 5) != 0)
             ddp_errf(err, "rank %d: %s", root, msg);
         else
             ddp_errf(err, "%s", msg);

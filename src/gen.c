@@ -139,10 +139,11 @@ static void set_attr_f64(hid_t obj, const char *name, double value)
     H5Sclose(s);
 }
 
-/* Generate and write this rank's rows [row0, row0 + n) in blocks; every rank
- * makes the same number of (collective) write calls. */
-static int write_rows(const ddp_comm *comm, const ddp_config *cfg, hid_t xd, hid_t yd, int64_t row0, int64_t n,
-                      int64_t n_out, const double *w, const double *b, char *err)
+/* Generate and write this rank's rows [row0, row0 + n) in blocks. With
+ * `collective`, every rank makes the same number of collective write calls
+ * (MPI-IO); otherwise this rank writes alone through the serial driver. */
+static int write_rows(const ddp_comm *comm, int collective, const ddp_config *cfg, hid_t xd, hid_t yd,
+                      int64_t row0, int64_t n, int64_t n_out, const double *w, const double *b, char *err)
 {
     int64_t F = cfg->n_features;
     uint64_t row_bytes = (uint64_t)F * (cfg->float64 ? 8 : 4);
@@ -150,22 +151,22 @@ static int write_rows(const ddp_comm *comm, const ddp_config *cfg, hid_t xd, hid
     if (block < 1) block = 1;
     if (cfg->chunk_rows > 0 && block > cfg->chunk_rows) block -= block % cfg->chunk_rows;
     int64_t n_blocks = (n + block - 1) / block;
-    ddp_comm_max_i64(comm, &n_blocks, 1);
+    if (collective) ddp_comm_max_i64(comm, &n_blocks, 1);
 
     int64_t cap = n < block ? n : block;
-    double *xbuf = malloc((size_t)(cap > 0 ? cap : 1) * (size_t)F * sizeof(double));
-    float *xf = cfg->float64 ? NULL : malloc((size_t)(cap > 0 ? cap : 1) * (size_t)F * sizeof(float));
-    double *ybuf = malloc((size_t)(cap > 0 ? cap : 1) * sizeof(double));
+    if (cap < 1) cap = 1;
+    double *xbuf = malloc((size_t)cap * (size_t)F * sizeof(double));
+    float *xf = cfg->float64 ? NULL : malloc((size_t)cap * (size_t)F * sizeof(float));
+    double *ybuf = malloc((size_t)cap * sizeof(double));
     int rc = (xbuf && ybuf && (cfg->float64 || xf)) ? DDP_OK : DDP_EXIT_MEMORY;
     if (rc != DDP_OK) ddp_errf(err, "gen: cannot allocate a %lld-row write buffer", (long long)cap);
     /* An allocation failure on one rank must not leave the others in a collective write. */
-    rc = ddp_comm_agree(comm, rc, err);
+    if (collective) rc = ddp_comm_agree(comm, rc, err);
     if (rc != DDP_OK) goto done;
 
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    if (collective) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
     hid_t xspace = H5Dget_space(xd), yspace = H5Dget_space(yd);
-    int status = DDP_OK;
     for (int64_t k = 0; k < n_blocks; k++) {
         int64_t start = k * block;
         int64_t cnt = start >= n ? 0 : (n - start < block ? n - start : block);
@@ -195,20 +196,135 @@ static int write_rows(const ddp_comm *comm, const ddp_config *cfg, hid_t xd, hid
         if (hr >= 0) hr = H5Dwrite(yd, H5T_NATIVE_DOUBLE, ym, yspace, dxpl, ybuf);
         H5Sclose(ym);
         H5Sclose(xm);
-        if (hr < 0 && status == DDP_OK) {
+        if (hr < 0 && rc == DDP_OK) {
             ddp_errf(err, "gen: writing rows %lld.. of %s failed (disk full? quota?)", (long long)(row0 + start),
                      cfg->out_path);
-            status = DDP_EXIT_IO;
+            rc = DDP_EXIT_IO; /* keep making the collective calls so no rank is stranded */
+            if (!collective) break;
         }
     }
     H5Sclose(yspace);
     H5Sclose(xspace);
     H5Pclose(dxpl);
-    rc = status;
 done:
     free(ybuf);
     free(xf);
     free(xbuf);
+    return rc;
+}
+
+typedef struct gen_job {
+    const ddp_comm *comm;
+    const ddp_config *cfg;
+    const char *tmp_path;
+    int64_t n_out;
+    const double *w, *b;
+} gen_job;
+
+/* Datasets, planted parameters and attributes; `writer` is the rank whose
+ * data selections are non-empty for the small writes. */
+static int create_contents(const gen_job *job, hid_t file, int writer, hid_t *xd, hid_t *yd, char *err)
+{
+    const ddp_config *cfg = job->cfg;
+    hsize_t xdims[2] = {(hsize_t)cfg->n_rows, (hsize_t)cfg->n_features};
+    *xd = make_dataset(file, cfg->features_name, cfg->float64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE, 2, xdims, cfg);
+    *yd = make_dataset(file, cfg->labels_name, cfg->task == DDP_TASK_SOFTMAX ? H5T_STD_I32LE : H5T_IEEE_F32LE, 1,
+                       xdims, cfg);
+    if (*xd < 0 || *yd < 0) {
+        ddp_errf(err, "gen: cannot create datasets %s / %s in %s (check the names)", cfg->features_name,
+                 cfg->labels_name, job->tmp_path);
+        return DDP_EXIT_USAGE;
+    }
+    hsize_t wdims[2] = {(hsize_t)job->n_out, (hsize_t)cfg->n_features};
+    if (write_small(file, "/planted/weight", 2, wdims, job->w, writer) != 0 ||
+        write_small(file, "/planted/bias", 1, wdims, job->b, writer) != 0) {
+        ddp_errf(err, "gen: writing /planted to %s failed", job->tmp_path);
+        return DDP_EXIT_IO;
+    }
+    set_attr_str(file, "generator", "ddptrain gen " DDP_VERSION_STRING);
+    set_attr_str(file, "task", ddp_task_name(cfg->task));
+    set_attr_f64(file, "seed", (double)cfg->seed);
+    set_attr_f64(file, "noise", cfg->noise);
+    return DDP_OK;
+}
+
+static void my_rows(const ddp_comm *comm, int64_t n_rows, int64_t *row0, int64_t *n)
+{
+    int64_t a = (int64_t)(((__int128)comm->rank * n_rows) / comm->size);
+    int64_t z = (int64_t)(((__int128)(comm->rank + 1) * n_rows) / comm->size);
+    *row0 = a;
+    *n = z - a;
+}
+
+/* All ranks write at once through MPI-IO (unfiltered datasets). */
+static int gen_parallel(const gen_job *job, char *err)
+{
+    const ddp_comm *comm = job->comm;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm->world, MPI_INFO_NULL);
+    hid_t file = H5Fcreate(job->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    int rc = file < 0 ? DDP_EXIT_IO : DDP_OK;
+    if (rc != DDP_OK) ddp_errf(err, "gen: cannot create %s (directory missing or not writable?)", job->tmp_path);
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc != DDP_OK) return rc;
+    hid_t xd = -1, yd = -1;
+    rc = create_contents(job, file, comm->rank == 0, &xd, &yd, err); /* collective metadata: same on all ranks */
+    if (rc == DDP_OK) {
+        int64_t row0, n;
+        my_rows(comm, job->cfg->n_rows, &row0, &n);
+        rc = write_rows(comm, 1, job->cfg, xd, yd, row0, n, job->n_out, job->w, job->b, err);
+    }
+    if (xd >= 0) H5Dclose(xd);
+    if (yd >= 0) H5Dclose(yd);
+    if (H5Fclose(file) < 0 && rc == DDP_OK) {
+        ddp_errf(err, "gen: closing %s failed (disk full?)", job->tmp_path);
+        rc = DDP_EXIT_IO;
+    }
+    return ddp_comm_agree(comm, rc, err);
+}
+
+/* Filtered (gzip) datasets: Debian's HDF5 1.10 has no parallel filtered
+ * writes, so ranks take turns appending their rows through the serial
+ * driver; generation is still per rank, the file is the same. */
+static int gen_rank_by_rank(const gen_job *job, char *err)
+{
+    const ddp_comm *comm = job->comm;
+    int rc = DDP_OK;
+    for (int turn = 0; turn < comm->size; turn++) {
+        if (comm->rank == turn) {
+            hid_t file = turn == 0 ? H5Fcreate(job->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)
+                                   : H5Fopen(job->tmp_path, H5F_ACC_RDWR, H5P_DEFAULT);
+            hid_t xd = -1, yd = -1;
+            if (file < 0) {
+                ddp_errf(err, "gen: cannot %s %s (directory missing or not writable?)", turn ? "open" : "create",
+                         job->tmp_path);
+                rc = DDP_EXIT_IO;
+            } else if (turn == 0) {
+                rc = create_contents(job, file, 1, &xd, &yd, err);
+            } else {
+                xd = H5Dopen2(file, job->cfg->features_name, H5P_DEFAULT);
+                yd = H5Dopen2(file, job->cfg->labels_name, H5P_DEFAULT);
+                if (xd < 0 || yd < 0) {
+                    ddp_errf(err, "gen: cannot reopen the datasets of %s", job->tmp_path);
+                    rc = DDP_EXIT_IO;
+                }
+            }
+            if (rc == DDP_OK) {
+                int64_t row0, n;
+                my_rows(comm, job->cfg->n_rows, &row0, &n);
+                rc = write_rows(comm, 0, job->cfg, xd, yd, row0, n, job->n_out, job->w, job->b, err);
+            }
+            if (xd >= 0) H5Dclose(xd);
+            if (yd >= 0) H5Dclose(yd);
+            if (file >= 0 && H5Fclose(file) < 0 && rc == DDP_OK) {
+                ddp_errf(err, "gen: closing %s failed (disk full?)", job->tmp_path);
+                rc = DDP_EXIT_IO;
+            }
+        }
+        rc = ddp_comm_agree(comm, rc, err); /* also the token: the next rank goes after this */
+        if (rc != DDP_OK) break;
+    }
     return rc;
 }
 
@@ -217,7 +333,6 @@ int ddp_gen_run(const ddp_comm *comm, const ddp_config *cfg, char *err)
     const int64_t F = cfg->n_features, N = cfg->n_rows;
     const int64_t n_out = cfg->task == DDP_TASK_SOFTMAX ? cfg->n_classes : 1;
     char tmp_path[4096];
-    int rc = DDP_OK;
     double t0 = ddp_now();
     if ((size_t)snprintf(tmp_path, sizeof tmp_path, "%s.tmp", cfg->out_path) >= sizeof tmp_path) {
         ddp_errf(err, "gen: output path too long");
@@ -228,56 +343,13 @@ int ddp_gen_run(const ddp_comm *comm, const ddp_config *cfg, char *err)
         ddp_errf(err, "gen: %lld rows x %lld features overflows 64-bit byte counts", (long long)N, (long long)F);
         return DDP_EXIT_USAGE;
     }
-
     double *w = malloc((size_t)(n_out * F) * sizeof(double));
     double *b = malloc((size_t)n_out * sizeof(double));
     DDP_ASSERT(w && b);
     ddp_gen_planted(cfg->seed, F, n_out, w, b);
 
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, comm->world, MPI_INFO_NULL);
-    hid_t file = H5Fcreate(tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    H5Pclose(fapl);
-    rc = file < 0 ? DDP_EXIT_IO : DDP_OK;
-    if (rc != DDP_OK) ddp_errf(err, "gen: cannot create %s (directory missing or not writable?)", tmp_path);
-    rc = ddp_comm_agree(comm, rc, err);
-    if (rc != DDP_OK) goto out;
-
-    hsize_t xdims[2] = {(hsize_t)N, (hsize_t)F};
-    hid_t xd = make_dataset(file, cfg->features_name, cfg->float64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE, 2, xdims, cfg);
-    hid_t yd = make_dataset(file, cfg->labels_name, cfg->task == DDP_TASK_SOFTMAX ? H5T_STD_I32LE : H5T_IEEE_F32LE,
-                            1, xdims, cfg);
-    if (xd < 0 || yd < 0) {
-        ddp_errf(err, "gen: cannot create datasets %s / %s in %s (check the names)", cfg->features_name,
-                 cfg->labels_name, tmp_path);
-        rc = DDP_EXIT_USAGE;
-    } else {
-        int64_t row0 = (int64_t)(((__int128)comm->rank * N) / comm->size);
-        int64_t row1 = (int64_t)(((__int128)(comm->rank + 1) * N) / comm->size);
-        rc = write_rows(comm, cfg, xd, yd, row0, row1 - row0, n_out, w, b, err);
-    }
-    if (xd >= 0) H5Dclose(xd);
-    if (yd >= 0) H5Dclose(yd);
-    /* the /planted writes below are collective: decide together whether to do them */
-    rc = ddp_comm_agree(comm, rc, err);
-    if (rc == DDP_OK) {
-        hsize_t wdims[2] = {(hsize_t)n_out, (hsize_t)F};
-        if (write_small(file, "/planted/weight", 2, wdims, w, comm->rank == 0) != 0 ||
-            write_small(file, "/planted/bias", 1, wdims, b, comm->rank == 0) != 0) {
-            ddp_errf(err, "gen: writing /planted failed");
-            rc = DDP_EXIT_IO;
-        }
-        /* attribute writes are collective metadata operations in parallel HDF5 */
-        set_attr_str(file, "generator", "ddptrain gen " DDP_VERSION_STRING);
-        set_attr_str(file, "task", ddp_task_name(cfg->task));
-        set_attr_f64(file, "seed", (double)cfg->seed);
-        set_attr_f64(file, "noise", cfg->noise);
-    }
-    if (H5Fclose(file) < 0 && rc == DDP_OK) {
-        ddp_errf(err, "gen: closing %s failed (disk full?)", tmp_path);
-        rc = DDP_EXIT_IO;
-    }
-    rc = ddp_comm_agree(comm, rc, err);
+    gen_job job = {comm, cfg, tmp_path, n_out, w, b};
+    int rc = cfg->gzip_level > 0 ? gen_rank_by_rank(&job, err) : gen_parallel(&job, err);
     if (rc == DDP_OK && comm->rank == 0 && rename(tmp_path, cfg->out_path) != 0) {
         ddp_errf(err, "gen: cannot rename %s to %s", tmp_path, cfg->out_path);
         rc = DDP_EXIT_IO;
@@ -286,12 +358,12 @@ int ddp_gen_run(const ddp_comm *comm, const ddp_config *cfg, char *err)
     if (rc != DDP_OK && comm->rank == 0) unlink(tmp_path);
     if (rc == DDP_OK && comm->rank == 0 && !cfg->quiet) {
         double dt = ddp_now() - t0;
-        printf("gen: %s, %lld rows x %lld features%s%s -> %s (%.2f GB of features) in %.2f s (%.2f GB/s) on %d rank(s)\n",
+        printf("gen: %s, %lld rows x %lld features%s%s -> %s (%.2f GB of features) in %.2f s (%.2f GB/s) on "
+               "%d rank(s)%s\n",
                ddp_task_name(cfg->task), (long long)N, (long long)F, cfg->float64 ? ", float64" : ", float32",
                cfg->gzip_level ? ", gzip" : "", cfg->out_path, (double)total_bytes / 1e9, dt,
-               (double)total_bytes / 1e9 / dt, comm->size);
+               (double)total_bytes / 1e9 / dt, comm->size, cfg->gzip_level ? ", written rank by rank" : "");
     }
-out:
     free(b);
     free(w);
     return rc;

@@ -5,7 +5,8 @@
  * (n_rows, V) alone: shard v holds rows [v*N/V, (v+1)*N/V). Rank r of P owns
  * the contiguous shard range [r*V/P, (r+1)*V/P), so its rows are one
  * contiguous hyperslab, shard sizes across ranks differ by at most one
- * virtual-shard quantum, and everything keyed by virtual shard (epoch order,
+ * virtual-shard quantum ceil(N/V) plus one row of rounding (at most one row
+ * when P divides V), and everything keyed by virtual shard (epoch order,
  * batch composition) is independent of P. Pure arithmetic: no MPI, no I/O. */
 #ifndef DDPTRAIN_SAMPLER_H
 #define DDPTRAIN_SAMPLER_H

@@ -21,7 +21,7 @@ expect_error() {
     local msg; msg=$(grep 'ddptrain: error' "$ERR" | head -3)
     local n_msgs; n_msgs=$(grep -c 'ddptrain: error' "$ERR")
     if [ "$RC" -eq 2 ] && [ "$RANK_RCS" = "2" ] && [ "$n_msgs" -eq 1 ] &&
-        echo "$msg" | grep -qE "$pattern" && echo "$msg" | grep -qF "$name" &&
+        echo "$msg" | grep -qE -e "$pattern" && echo "$msg" | grep -qF "$name" &&
         awk -v e="$ELAPSED" -v b="$BOUND" 'BEGIN { exit !(e < b) }'; then
         pass "$name (-n $n $*): exit 2 on all ranks in ${ELAPSED}s: ${msg#ddptrain: error: }"
     else
