@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench_io.sh — shard-load throughput of `ddptrain load` beside a plain
+# sequential read of the same file (dd and cat to /dev/null), measured in the
+# same run, printed as a table with the ratio to dd.
+#
+#   scripts/bench_io.sh [ROWS] [FEATURES]     (default 1000000 x 256 float32 = 1.0 GB)
+#   BENCH_FILE=path   reuse an existing file instead of generating one
+#   BENCH_RANKS="1 2 4"  rank counts for ddptrain
+# The page cache is dropped before each reader when /proc/sys/vm/drop_caches
+# is writable (cold reads); otherwise every reader sees a warm cache, which the
+# table says.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+ddp_install_missing
+ddp_build >/dev/null
+DDP="$BUILD_DIR/ddptrain"
+ROWS="${1:-1000000}"
+FEATURES="${2:-256}"
+RANKS="${BENCH_RANKS:-1 2 4}"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/ddp-bench-io.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+FILE="${BENCH_FILE:-$WORK/bench.h5}"
+export OMP_NUM_THREADS=1
+
+if [ -z "${BENCH_FILE:-}" ]; then
+    mpirun -n 2 "$DDP" gen logistic --rows "$ROWS" --features "$FEATURES" --seed 1 --out "$FILE"
+fi
+BYTES=$(stat -c %s "$FILE")
+
+cache=warm
+drop() { :; }
+if [ -w /proc/sys/vm/drop_caches ] && sync && echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; then
+    cache=cold
+    drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+fi
+# warm-up read so "warm" means warm for every reader
+[ "$cache" = warm ] && cat "$FILE" > /dev/null
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
+
+drop; t0=$(now); dd if="$FILE" of=/dev/null bs=16M status=none; t1=$(now)
+DD_S=$(secs "$t0" "$t1")
+drop; t0=$(now); cat "$FILE" > /dev/null; t1=$(now)
+CAT_S=$(secs "$t0" "$t1")
+
+gbps() { awk -v b="$BYTES" -v s="$1" 'BEGIN { printf "%.2f", b / 1e9 / s }'; }
+ratio() { awk -v s="$1" -v d="$DD_S" 'BEGIN { printf "%.2f", d / s }'; }
+
+echo
+echo "bench_io: $FILE, $(awk -v b="$BYTES" 'BEGIN { printf "%.2f", b / 1e9 }') GB, page cache $cache, $(nproc) cores"
+printf "%-34s %9s %8s %14s\n" "reader" "seconds" "GB/s" "ratio to dd"
+printf "%-34s %9s %8s %14s\n" "dd bs=16M > /dev/null" "$DD_S" "$(gbps "$DD_S")" "1.00"
+printf "%-34s %9s %8s %14s\n" "cat > /dev/null" "$CAT_S" "$(gbps "$CAT_S")" "$(ratio "$CAT_S")"
+for P in $RANKS; do
+    drop
+    out=$(mpirun -n "$P" "$DDP" load --data "$FILE")
+    # whole load (metadata checks + parallel read + value checks), slowest rank
+    total=$(echo "$out" | awk '/aggregate/ { for (i = 1; i <= NF; i++) if ($i == "in") print $(i + 1) }')
+    read_max=$(echo "$out" | awk '$1 == "s" && $2 == "read" { print $5 }')
+    printf "%-34s %9s %8s %14s\n" "ddptrain load -n $P (all phases)" "$total" "$(gbps "$total")" "$(ratio "$total")"
+    printf "%-34s %9s %8s %14s\n" "ddptrain load -n $P (read phase)" "$read_max" "$(gbps "$read_max")" "$(ratio "$read_max")"
+done
