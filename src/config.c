@@ -15,6 +15,8 @@
 
 #define CMD_BIT(c) (1u << (c))
 #define ALL_CMDS 0xffffffffu
+#define TRAIN CMD_BIT(DDP_CMD_TRAIN)
+#define RUNS (CMD_BIT(DDP_CMD_TRAIN) | CMD_BIT(DDP_CMD_EVAL) | CMD_BIT(DDP_CMD_PREDICT))
 
 enum opt_id {
     OPT_HELP = 'h',
@@ -43,6 +45,43 @@ enum opt_id {
     OPT_N_FEATURES,
     OPT_X_NAME,
     OPT_Y_NAME,
+    OPT_VAL_DATA,
+    OPT_VAL_FEATURES,
+    OPT_VAL_LABELS,
+    OPT_OPTIMIZER,
+    OPT_LR,
+    OPT_MOMENTUM,
+    OPT_DAMPENING,
+    OPT_NESTEROV,
+    OPT_WEIGHT_DECAY,
+    OPT_BETAS,
+    OPT_EPS,
+    OPT_AMSGRAD,
+    OPT_ALPHA,
+    OPT_CENTERED,
+    OPT_BATCH_SIZE,
+    OPT_EPOCHS,
+    OPT_MAX_STEPS,
+    OPT_LR_SCHEDULE,
+    OPT_WARMUP,
+    OPT_LR_STEP_SIZE,
+    OPT_LR_GAMMA,
+    OPT_NO_SHUFFLE,
+    OPT_DROP_LAST,
+    OPT_THREADS,
+    OPT_STANDARDIZE,
+    OPT_FREEZE,
+    OPT_INIT,
+    OPT_TOL,
+    OPT_PATIENCE,
+    OPT_LOG_EVERY,
+    OPT_PRINT_WEIGHTS,
+    OPT_METRICS,
+    OPT_SAVE,
+    OPT_NAN_POLICY,
+    OPT_MAX_SKIPS,
+    OPT_CHECK_EVERY,
+    OPT_CHECKPOINT,
 };
 
 typedef struct opt_spec {
@@ -53,17 +92,55 @@ typedef struct opt_spec {
 static const opt_spec OPTS[] = {
     {{"help", no_argument, NULL, OPT_HELP}, ALL_CMDS},
     {{"quiet", no_argument, NULL, OPT_QUIET}, ALL_CMDS},
-    {{"data", required_argument, NULL, OPT_DATA}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO)},
+    {{"data", required_argument, NULL, OPT_DATA}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO) | RUNS},
     {{"features", required_argument, NULL, OPT_FEATURES},
-     CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO) | CMD_BIT(DDP_CMD_GEN)},
-    {{"labels", required_argument, NULL, OPT_LABELS}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO)},
-    {{"model", required_argument, NULL, OPT_MODEL}, CMD_BIT(DDP_CMD_LOAD)},
-    {{"classes", required_argument, NULL, OPT_CLASSES}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_GEN)},
-    {{"virtual-shards", required_argument, NULL, OPT_VSHARDS}, CMD_BIT(DDP_CMD_LOAD)},
+     CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO) | CMD_BIT(DDP_CMD_GEN) | RUNS},
+    {{"labels", required_argument, NULL, OPT_LABELS}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO) | RUNS},
+    {{"model", required_argument, NULL, OPT_MODEL}, CMD_BIT(DDP_CMD_LOAD) | TRAIN},
+    {{"classes", required_argument, NULL, OPT_CLASSES}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_GEN) | TRAIN},
+    {{"virtual-shards", required_argument, NULL, OPT_VSHARDS}, CMD_BIT(DDP_CMD_LOAD) | RUNS},
+    {{"val-data", required_argument, NULL, OPT_VAL_DATA}, TRAIN},
+    {{"val-features", required_argument, NULL, OPT_VAL_FEATURES}, TRAIN},
+    {{"val-labels", required_argument, NULL, OPT_VAL_LABELS}, TRAIN},
+    {{"optimizer", required_argument, NULL, OPT_OPTIMIZER}, TRAIN},
+    {{"lr", required_argument, NULL, OPT_LR}, TRAIN},
+    {{"momentum", required_argument, NULL, OPT_MOMENTUM}, TRAIN},
+    {{"dampening", required_argument, NULL, OPT_DAMPENING}, TRAIN},
+    {{"nesterov", no_argument, NULL, OPT_NESTEROV}, TRAIN},
+    {{"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY}, TRAIN},
+    {{"betas", required_argument, NULL, OPT_BETAS}, TRAIN},
+    {{"eps", required_argument, NULL, OPT_EPS}, TRAIN},
+    {{"amsgrad", no_argument, NULL, OPT_AMSGRAD}, TRAIN},
+    {{"alpha", required_argument, NULL, OPT_ALPHA}, TRAIN},
+    {{"centered", no_argument, NULL, OPT_CENTERED}, TRAIN},
+    {{"batch-size", required_argument, NULL, OPT_BATCH_SIZE}, RUNS},
+    {{"epochs", required_argument, NULL, OPT_EPOCHS}, TRAIN},
+    {{"max-steps", required_argument, NULL, OPT_MAX_STEPS}, TRAIN},
+    {{"lr-schedule", required_argument, NULL, OPT_LR_SCHEDULE}, TRAIN},
+    {{"warmup-steps", required_argument, NULL, OPT_WARMUP}, TRAIN},
+    {{"lr-step-size", required_argument, NULL, OPT_LR_STEP_SIZE}, TRAIN},
+    {{"lr-gamma", required_argument, NULL, OPT_LR_GAMMA}, TRAIN},
+    {{"seed", required_argument, NULL, OPT_SEED}, CMD_BIT(DDP_CMD_GEN) | TRAIN},
+    {{"no-shuffle", no_argument, NULL, OPT_NO_SHUFFLE}, TRAIN},
+    {{"drop-last", no_argument, NULL, OPT_DROP_LAST}, TRAIN},
+    {{"threads", required_argument, NULL, OPT_THREADS}, RUNS},
+    {{"standardize", no_argument, NULL, OPT_STANDARDIZE}, TRAIN},
+    {{"freeze", required_argument, NULL, OPT_FREEZE}, TRAIN},
+    {{"init", required_argument, NULL, OPT_INIT}, TRAIN},
+    {{"tol", required_argument, NULL, OPT_TOL}, TRAIN},
+    {{"patience", required_argument, NULL, OPT_PATIENCE}, TRAIN},
+    {{"log-every", required_argument, NULL, OPT_LOG_EVERY}, TRAIN},
+    {{"print-weights", no_argument, NULL, OPT_PRINT_WEIGHTS}, TRAIN | CMD_BIT(DDP_CMD_EVAL)},
+    {{"metrics", required_argument, NULL, OPT_METRICS}, TRAIN},
+    {{"save", required_argument, NULL, OPT_SAVE}, TRAIN},
+    {{"nan-policy", required_argument, NULL, OPT_NAN_POLICY}, TRAIN},
+    {{"max-skips", required_argument, NULL, OPT_MAX_SKIPS}, TRAIN},
+    {{"check-every", required_argument, NULL, OPT_CHECK_EVERY}, TRAIN},
+    {{"checkpoint", required_argument, NULL, OPT_CHECKPOINT}, CMD_BIT(DDP_CMD_EVAL) | CMD_BIT(DDP_CMD_PREDICT)},
     {{"checksum", no_argument, NULL, OPT_CHECKSUM}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO)},
-    {{"out", required_argument, NULL, OPT_OUT}, CMD_BIT(DDP_CMD_GEN) | CMD_BIT(DDP_CMD_CONVERT)},
+    {{"out", required_argument, NULL, OPT_OUT},
+     CMD_BIT(DDP_CMD_GEN) | CMD_BIT(DDP_CMD_CONVERT) | CMD_BIT(DDP_CMD_PREDICT)},
     {{"rows", required_argument, NULL, OPT_ROWS}, CMD_BIT(DDP_CMD_GEN)},
-    {{"seed", required_argument, NULL, OPT_SEED}, CMD_BIT(DDP_CMD_GEN)},
     {{"noise", required_argument, NULL, OPT_NOISE}, CMD_BIT(DDP_CMD_GEN)},
     {{"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
      CMD_BIT(DDP_CMD_GEN) | CMD_BIT(DDP_CMD_CONVERT)},
@@ -82,7 +159,8 @@ static const opt_spec OPTS[] = {
 };
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
 
-static const char *const CMD_NAMES[DDP_CMD_COUNT] = {"", "gen", "info", "load", "convert"};
+static const char *const CMD_NAMES[DDP_CMD_COUNT] = {"", "gen", "info", "load", "convert", "train", "eval",
+                                                      "predict"};
 
 const char *ddp_command_name(ddp_command cmd)
 {
@@ -189,6 +267,48 @@ static void set_defaults(ddp_config *cfg)
     cfg->header = -1;
     cfg->delimiter = 0;
     cfg->zero_based = -1;
+    cfg->optim.kind = DDP_OPT_SGD;
+    cfg->lr.kind = DDP_LR_CONSTANT;
+    cfg->lr.gamma = 0.1;
+    cfg->lr.step_size = 0;
+    cfg->batch_size = 32;
+    cfg->epochs = 1;
+    cfg->shuffle = 1;
+    cfg->log_every = 0;
+    cfg->max_skips = 10;
+    cfg->check_every = 100;
+}
+
+/* After parsing: fill the optimizer defaults the user did not override,
+ * then check the combination. */
+static int finish_train(ddp_config *cfg, char *err)
+{
+    ddp_optim_config d;
+    ddp_optim_defaults(cfg->optim.kind, &d);
+    unsigned set = cfg->optim_set;
+    if (!(set & DDP_SET_LR)) cfg->optim.lr = d.lr;
+    if (!(set & DDP_SET_WD)) cfg->optim.weight_decay = d.weight_decay;
+    if (!(set & DDP_SET_EPS)) cfg->optim.eps = d.eps;
+    if (!(set & DDP_SET_BETAS)) {
+        cfg->optim.beta1 = d.beta1;
+        cfg->optim.beta2 = d.beta2;
+    }
+    if (!(set & DDP_SET_ALPHA)) cfg->optim.alpha = d.alpha;
+    if (!(set & DDP_SET_MOMENTUM)) cfg->optim.momentum = d.momentum;
+    if (!(set & DDP_SET_DAMPENING)) cfg->optim.dampening = d.dampening;
+    int rc = ddp_optim_validate(&cfg->optim, err);
+    if (rc != DDP_OK) return rc;
+    cfg->lr.base_lr = cfg->optim.lr;
+    if (cfg->lr.kind == DDP_LR_STEP && cfg->lr.step_size == 0) {
+        ddp_errf(err, "--lr-schedule step needs --lr-step-size N (steps between decays by --lr-gamma)");
+        return DDP_EXIT_USAGE;
+    }
+    if (cfg->val_features && !cfg->val_labels) cfg->val_labels = cfg->labels_name;
+    if (cfg->val_path && !cfg->val_features) cfg->val_features = cfg->features_name;
+    if (cfg->val_path && !cfg->val_labels) cfg->val_labels = cfg->labels_name;
+    if (cfg->val_features && !cfg->val_path) cfg->val_path = cfg->data_path;
+    if (cfg->patience > 0 && cfg->tol == 0) cfg->tol = 1e-4;
+    return DDP_OK;
 }
 
 static ddp_command lookup_command(const char *s)
@@ -271,6 +391,103 @@ static int apply_option(ddp_config *cfg, int id, const char *arg, char *err)
     case OPT_ZERO_BASED: cfg->zero_based = 1; break;
     case OPT_ONE_BASED: cfg->zero_based = 0; break;
     case OPT_N_FEATURES: rc = ddp_parse_i64(arg, 1, INT32_MAX, what, &cfg->n_features, err); break;
+    case OPT_VAL_DATA: cfg->val_path = arg; break;
+    case OPT_VAL_FEATURES: cfg->val_features = arg; break;
+    case OPT_VAL_LABELS: cfg->val_labels = arg; break;
+    case OPT_OPTIMIZER: {
+        ddp_optim_kind k;
+        if (strcmp(arg, "sgd") == 0) k = DDP_OPT_SGD;
+        else if (strcmp(arg, "adam") == 0) k = DDP_OPT_ADAM;
+        else if (strcmp(arg, "adamw") == 0) k = DDP_OPT_ADAMW;
+        else if (strcmp(arg, "rmsprop") == 0) k = DDP_OPT_RMSPROP;
+        else {
+            ddp_errf(err, "--optimizer: unknown optimizer '%s'; use sgd, adam, adamw or rmsprop", arg);
+            return DDP_EXIT_USAGE;
+        }
+        cfg->optim.kind = k;
+        break;
+    }
+    case OPT_LR:
+        rc = ddp_parse_f64(arg, 0.0, 1e30, what, &cfg->optim.lr, err);
+        cfg->optim_set |= DDP_SET_LR;
+        break;
+    case OPT_MOMENTUM:
+        rc = ddp_parse_f64(arg, 0.0, 1e6, what, &cfg->optim.momentum, err);
+        cfg->optim_set |= DDP_SET_MOMENTUM;
+        break;
+    case OPT_DAMPENING:
+        rc = ddp_parse_f64(arg, -1e6, 1e6, what, &cfg->optim.dampening, err);
+        cfg->optim_set |= DDP_SET_DAMPENING;
+        break;
+    case OPT_NESTEROV: cfg->optim.nesterov = 1; break;
+    case OPT_WEIGHT_DECAY:
+        rc = ddp_parse_f64(arg, 0.0, 1e6, what, &cfg->optim.weight_decay, err);
+        cfg->optim_set |= DDP_SET_WD;
+        break;
+    case OPT_BETAS: {
+        char b1[64], b2[64];
+        const char *comma = strchr(arg, ',');
+        size_t n1 = comma ? (size_t)(comma - arg) : 0;
+        if (!comma || n1 == 0 || n1 >= sizeof b1 || strlen(comma + 1) >= sizeof b2) {
+            ddp_errf(err, "--betas: '%s' must be two numbers 'BETA1,BETA2', e.g. 0.9,0.999", arg);
+            return DDP_EXIT_USAGE;
+        }
+        memcpy(b1, arg, n1);
+        b1[n1] = '\0';
+        snprintf(b2, sizeof b2, "%s", comma + 1);
+        rc = ddp_parse_f64(b1, 0.0, 0.999999999999, "--betas (beta1)", &cfg->optim.beta1, err);
+        if (rc == DDP_OK) rc = ddp_parse_f64(b2, 0.0, 0.999999999999, "--betas (beta2)", &cfg->optim.beta2, err);
+        cfg->optim_set |= DDP_SET_BETAS;
+        break;
+    }
+    case OPT_EPS:
+        rc = ddp_parse_f64(arg, 0.0, 1e6, what, &cfg->optim.eps, err);
+        cfg->optim_set |= DDP_SET_EPS;
+        break;
+    case OPT_AMSGRAD: cfg->optim.amsgrad = 1; break;
+    case OPT_ALPHA:
+        rc = ddp_parse_f64(arg, 0.0, 1.0, what, &cfg->optim.alpha, err);
+        cfg->optim_set |= DDP_SET_ALPHA;
+        break;
+    case OPT_CENTERED: cfg->optim.centered = 1; break;
+    case OPT_BATCH_SIZE: rc = ddp_parse_i64(arg, 1, INT64_C(1) << 40, what, &cfg->batch_size, err); break;
+    case OPT_EPOCHS: rc = ddp_parse_i64(arg, 1, INT64_C(1) << 40, what, &cfg->epochs, err); break;
+    case OPT_MAX_STEPS: rc = ddp_parse_i64(arg, 1, INT64_C(1) << 50, what, &cfg->max_steps, err); break;
+    case OPT_LR_SCHEDULE:
+        if (strcmp(arg, "constant") == 0) cfg->lr.kind = DDP_LR_CONSTANT;
+        else if (strcmp(arg, "step") == 0) cfg->lr.kind = DDP_LR_STEP;
+        else if (strcmp(arg, "cosine") == 0) cfg->lr.kind = DDP_LR_COSINE;
+        else {
+            ddp_errf(err, "--lr-schedule: unknown schedule '%s'; use constant, step or cosine", arg);
+            return DDP_EXIT_USAGE;
+        }
+        break;
+    case OPT_WARMUP: rc = ddp_parse_i64(arg, 0, INT64_C(1) << 50, what, &cfg->lr.warmup_steps, err); break;
+    case OPT_LR_STEP_SIZE: rc = ddp_parse_i64(arg, 1, INT64_C(1) << 50, what, &cfg->lr.step_size, err); break;
+    case OPT_LR_GAMMA: rc = ddp_parse_f64(arg, 0.0, 1e6, what, &cfg->lr.gamma, err); break;
+    case OPT_NO_SHUFFLE: cfg->shuffle = 0; break;
+    case OPT_DROP_LAST: cfg->drop_last = 1; break;
+    case OPT_THREADS: rc = ddp_parse_i64(arg, 1, 4096, what, &cfg->threads, err); break;
+    case OPT_STANDARDIZE: cfg->standardize = 1; break;
+    case OPT_FREEZE: cfg->freeze = arg; break;
+    case OPT_INIT: cfg->init_path = arg; break;
+    case OPT_TOL: rc = ddp_parse_f64(arg, 0.0, 1e30, what, &cfg->tol, err); break;
+    case OPT_PATIENCE: rc = ddp_parse_i64(arg, 0, INT64_C(1) << 40, what, &cfg->patience, err); break;
+    case OPT_LOG_EVERY: rc = ddp_parse_i64(arg, 0, INT64_C(1) << 50, what, &cfg->log_every, err); break;
+    case OPT_PRINT_WEIGHTS: cfg->print_weights = 1; break;
+    case OPT_METRICS: cfg->metrics_path = arg; break;
+    case OPT_SAVE: cfg->save_path = arg; break;
+    case OPT_NAN_POLICY:
+        if (strcmp(arg, "abort") == 0) cfg->nan_skip = 0;
+        else if (strcmp(arg, "skip") == 0) cfg->nan_skip = 1;
+        else {
+            ddp_errf(err, "--nan-policy: unknown policy '%s'; use abort or skip", arg);
+            return DDP_EXIT_USAGE;
+        }
+        break;
+    case OPT_MAX_SKIPS: rc = ddp_parse_i64(arg, 1, INT64_C(1) << 40, what, &cfg->max_skips, err); break;
+    case OPT_CHECK_EVERY: rc = ddp_parse_i64(arg, 0, INT64_C(1) << 50, what, &cfg->check_every, err); break;
+    case OPT_CHECKPOINT: cfg->ckpt_path = arg; break;
     default: DDP_ASSERT(0 && "option in table without handler");
     }
     (void)v;
@@ -321,6 +538,30 @@ static int check_command(ddp_config *cfg, int n_pos, char **pos, char *err)
             return DDP_EXIT_USAGE;
         }
         break;
+    case DDP_CMD_TRAIN:
+        max_pos = 0;
+        if (!cfg->data_path) {
+            ddp_errf(err, "train: missing --data FILE");
+            return DDP_EXIT_USAGE;
+        }
+        {
+            int rc = finish_train(cfg, err);
+            if (rc != DDP_OK) return rc;
+        }
+        break;
+    case DDP_CMD_EVAL:
+    case DDP_CMD_PREDICT:
+        max_pos = 0;
+        if (!cfg->ckpt_path || !cfg->data_path) {
+            ddp_errf(err, "%s: needs --checkpoint FILE (weights saved by 'ddptrain train --save') and --data FILE",
+                     name);
+            return DDP_EXIT_USAGE;
+        }
+        if (cfg->command == DDP_CMD_PREDICT && !cfg->out_path) {
+            ddp_errf(err, "predict: missing --out FILE for the predictions");
+            return DDP_EXIT_USAGE;
+        }
+        break;
     case DDP_CMD_CONVERT:
         max_pos = 1;
         if (n_pos < 1) {
@@ -364,7 +605,8 @@ int ddp_config_parse(int argc, char **argv, ddp_config *cfg, char *err)
         if (cmd[0] == '-')
             ddp_errf(err, "unknown option '%s' before the command; see 'ddptrain --help'", cmd);
         else
-            ddp_errf(err, "unknown command '%s'; use gen, info, load or convert (see 'ddptrain --help')", cmd);
+            ddp_errf(err, "unknown command '%s'; use train, eval, predict, gen, info, load or convert (see "
+                     "'ddptrain --help')", cmd);
         return DDP_EXIT_USAGE;
     }
 
@@ -481,9 +723,63 @@ void ddp_config_usage(ddp_command cmd, FILE *out)
               "      --y-name NAME     label dataset (default /y)\n",
               out);
         break;
+    case DDP_CMD_TRAIN:
+        fputs("usage: mpirun -n P ddptrain train --data FILE --model M [options]\n"
+              "Train data-parallel: every rank computes gradients over its rows of each GLOBAL batch,\n"
+              "one allreduce per step, the same PyTorch-exact optimizer step on every rank.\n\n"
+              "data\n"
+              "      --data FILE           training data (HDF5; see README for the format)\n"
+              "      --features NAME       feature dataset (default /X);  --labels NAME (default /y)\n"
+              "      --val-data FILE       validation file (default: --data when --val-features is given)\n"
+              "      --val-features NAME   validation features, e.g. /test/X;  --val-labels NAME\n"
+              "      --standardize         scale features by the global mean/std of the training data\n"
+              "                            (stored with the model, applied at eval/predict)\n"
+              "      --virtual-shards V    fixed row partition: batches do not depend on P (default 64)\n"
+              "model\n"
+              "      --model M             linear (MSE) | logistic (BCE with logits) | softmax (cross-entropy)\n"
+              "      --classes C           softmax classes (default: max label + 1)\n"
+              "      --init FILE           start from weights saved by --save instead of nn.Linear init\n"
+              "      --freeze NAMES        keep parameters fixed, e.g. --freeze bias\n"
+              "optimizer (torch.optim names and defaults)\n"
+              "      --optimizer O         sgd (default) | adam | adamw | rmsprop\n"
+              "      --lr LR               default: sgd 1e-3, adam 1e-3, adamw 1e-3, rmsprop 1e-2\n"
+              "      --momentum M  --dampening D  --nesterov          (sgd; rmsprop momentum)\n"
+              "      --weight-decay WD     (adamw default 1e-2, decoupled; others coupled, default 0)\n"
+              "      --betas B1,B2  --eps EPS  --amsgrad               (adam, adamw)\n"
+              "      --alpha A  --centered                            (rmsprop)\n"
+              "      --lr-schedule S       constant (default) | step | cosine\n"
+              "      --warmup-steps N      linear warm-up;  --lr-step-size N  --lr-gamma G  (step)\n"
+              "loop\n"
+              "      --batch-size B        GLOBAL batch size (default 32); loss = mean over the batch\n"
+              "      --epochs E (default 1)  --max-steps N  --no-shuffle  --drop-last  --seed S\n"
+              "      --tol T --patience K  stop when the (validation, else training) loss has not improved\n"
+              "                            by T for K epochs\n"
+              "      --nan-policy P        abort (default: exit 3) | skip (skip the step; stop after\n"
+              "                            --max-skips K consecutive skips, default 10)\n"
+              "      --threads T           OpenMP threads per rank (default: cores available to the rank)\n"
+              "output\n"
+              "      --log-every N         a log line every N steps (default: per epoch)\n"
+              "      --print-weights       print parameter values at each log line\n"
+              "      --metrics FILE        one JSON object per log line (JSONL)\n"
+              "      --save FILE           final weights (checkpoint layout, readable with h5py)\n"
+              "      --check-every N       cross-rank parameter checksum period in steps (default 100)\n",
+              out);
+        break;
+    case DDP_CMD_EVAL:
+        fputs("usage: mpirun -n P ddptrain eval --checkpoint FILE --data FILE [--features N --labels N]\n"
+              "Loss and metrics (accuracy, or RMSE and R^2) of saved weights on a dataset.\n", out);
+        break;
+    case DDP_CMD_PREDICT:
+        fputs("usage: mpirun -n P ddptrain predict --checkpoint FILE --data FILE --out PRED.h5 [--features N]\n"
+              "Write predictions in input row order: /prediction (linear: value; logistic: probability;\n"
+              "softmax: class id) and, for classifiers, /probability.\n", out);
+        break;
     default:
         fputs("usage: ddptrain <command> [options]     (ddptrain <command> --help for details)\n\n"
               "commands:\n"
+              "  train     train a model data-parallel (mpirun -n P ddptrain train ...)\n"
+              "  eval      loss and metrics of saved weights on a dataset\n"
+              "  predict   predictions of saved weights, to HDF5\n"
               "  gen       write a synthetic dataset with a planted model (parallel)\n"
               "  info      describe an HDF5 dataset file\n"
               "  load      load and validate shards across ranks, report throughput\n"

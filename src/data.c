@@ -46,8 +46,14 @@ static int check_metadata(const ddp_data_spec *spec, file_meta *m, char *err)
     if (rc != DDP_OK) return rc;
     rc = ddp_h5_open_dataset(file, spec->path, spec->features_name, &xd, &m->x_info, err);
     if (rc != DDP_OK) goto done;
-    rc = ddp_h5_open_dataset(file, spec->path, spec->labels_name, &yd, &m->y_info, err);
-    if (rc != DDP_OK) goto done;
+    if (spec->labels_name) {
+        rc = ddp_h5_open_dataset(file, spec->path, spec->labels_name, &yd, &m->y_info, err);
+        if (rc != DDP_OK) goto done;
+    } else { /* no labels (predict): y is all zeros */
+        m->y_info.n_dims = 1;
+        m->y_info.dims[0] = m->x_info.n_dims > 0 ? m->x_info.dims[0] : 0;
+        snprintf(m->y_info.dtype, sizeof m->y_info.dtype, "none");
+    }
     rc = DDP_EXIT_USAGE;
     if (m->x_info.n_dims != 2) {
         ddp_errf(err, "%s:%s: features must be 2-D [n_rows, n_features] but the dataset is %d-D; reshape it "
@@ -137,14 +143,14 @@ static int read_shard(const ddp_comm *comm, const ddp_data_spec *spec, ddp_datas
     }
     int rc = DDP_EXIT_IO;
     hid_t xd = H5Dopen2(file, spec->features_name, H5P_DEFAULT);
-    hid_t yd = H5Dopen2(file, spec->labels_name, H5P_DEFAULT);
-    if (xd < 0 || yd < 0) {
+    hid_t yd = spec->labels_name ? H5Dopen2(file, spec->labels_name, H5P_DEFAULT) : -1;
+    if (xd < 0 || (spec->labels_name && yd < 0)) {
         ddp_errf(err, "%s: the datasets changed between validation and reading", spec->path);
         goto done;
     }
     rc = read_rows(xd, 2, ds->plan.row_begin, ds->n_local, ds->n_features, ds->x, spec->path,
                    spec->features_name, err);
-    if (rc == DDP_OK)
+    if (rc == DDP_OK && yd >= 0)
         rc = read_rows(yd, 1, ds->plan.row_begin, ds->n_local, 1, ds->y, spec->path, spec->labels_name, err);
 done:
     if (yd >= 0) H5Dclose(yd);
@@ -197,6 +203,7 @@ static int check_values(const ddp_data_spec *spec, ddp_dataset *ds, char *err)
                  (long long)col, ds->x_dtype[5] == '6' ? " (a float64 beyond float32 range reads as Inf)" : "");
         return DDP_EXIT_USAGE;
     }
+    if (!spec->labels_name) return DDP_OK;
     r = ddp_data_first_nonfinite(ds->y, ds->n_local, 1, NULL);
     if (r >= 0) {
         ddp_errf(err, "%s:%s: %s label at row %lld (first bad row); clean the labels", spec->path,

@@ -10,6 +10,7 @@
 #include "ddptrain/gen.h"
 #include "ddptrain/h5safe.h"
 #include "ddptrain/info.h"
+#include "ddptrain/train.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -116,6 +117,9 @@ int main(int argc, char **argv)
         case DDP_CMD_LOAD: rc = cmd_load(&comm, &cfg, err); break;
         case DDP_CMD_INFO:
         case DDP_CMD_CONVERT: rc = on_rank0(&comm, &cfg, err); break;
+        case DDP_CMD_TRAIN: rc = ddp_train_run(&comm, &cfg, argc, argv, err); break;
+        case DDP_CMD_EVAL: rc = ddp_eval_run(&comm, &cfg, err); break;
+        case DDP_CMD_PREDICT: rc = ddp_predict_run(&comm, &cfg, err); break;
         default: DDP_ASSERT(0 && "command without a handler");
         }
     }

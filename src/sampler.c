@@ -33,3 +33,137 @@ int ddp_sampler_plan(int64_t n_rows, int64_t n_vshards_requested, int rank, int 
     plan->row_end = ddp_vshard_row_begin(n_rows, v, plan->vshard_end);
     return DDP_OK;
 }
+
+/* ---- global batches ---------------------------------------------------- */
+
+#include "ddptrain/rng.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_size, int drop_last, int shuffle,
+                     uint64_t seed, char *err)
+{
+    memset(s, 0, sizeof *s);
+    if (batch_size < 1) {
+        ddp_errf(err, "--batch-size must be at least 1");
+        return DDP_EXIT_USAGE;
+    }
+    if (drop_last && batch_size > plan->n_rows) {
+        ddp_errf(err, "--batch-size %lld with --drop-last leaves no batch for %lld rows; lower --batch-size or "
+                 "drop --drop-last", (long long)batch_size, (long long)plan->n_rows);
+        return DDP_EXIT_USAGE;
+    }
+    s->plan = *plan;
+    s->batch_size = batch_size;
+    s->drop_last = drop_last;
+    s->shuffle = shuffle;
+    s->seed = seed;
+    s->epoch = -1;
+    int64_t n_local = plan->row_end - plan->row_begin;
+    s->order = malloc((size_t)(n_local > 0 ? n_local : 1) * sizeof(int64_t));
+    s->shard_sizes = malloc((size_t)plan->n_vshards * sizeof(int64_t));
+    if (!s->order || !s->shard_sizes) {
+        ddp_sampler_free(s);
+        ddp_errf(err, "cannot allocate the sampler's row order (%lld rows)", (long long)n_local);
+        return DDP_EXIT_MEMORY;
+    }
+    for (int64_t v = 0; v < plan->n_vshards; v++)
+        s->shard_sizes[v] = ddp_vshard_row_begin(plan->n_rows, plan->n_vshards, v + 1) -
+                            ddp_vshard_row_begin(plan->n_rows, plan->n_vshards, v);
+    for (int64_t i = 0; i < n_local; i++) s->order[i] = i;
+    return DDP_OK;
+}
+
+void ddp_sampler_free(ddp_sampler *s)
+{
+    free(s->order);
+    free(s->shard_sizes);
+    s->order = s->shard_sizes = NULL;
+}
+
+int64_t ddp_sampler_batches_per_epoch(const ddp_sampler *s)
+{
+    int64_t n = s->plan.n_rows, b = s->batch_size;
+    return s->drop_last ? n / b : (n + b - 1) / b;
+}
+
+int64_t ddp_sampler_global_batch_rows(const ddp_sampler *s, int64_t k)
+{
+    int64_t left = s->plan.n_rows - k * s->batch_size;
+    return left < s->batch_size ? left : s->batch_size;
+}
+
+void ddp_sampler_set_epoch(ddp_sampler *s, int64_t epoch)
+{
+    if (s->epoch == epoch) return;
+    s->epoch = epoch;
+    if (!s->shuffle) return; /* identity order, set at init */
+    int64_t base = s->plan.row_begin;
+    for (int64_t v = s->plan.vshard_begin; v < s->plan.vshard_end; v++) {
+        int64_t first = ddp_vshard_row_begin(s->plan.n_rows, s->plan.n_vshards, v) - base;
+        int64_t n = s->shard_sizes[v];
+        int64_t *seg = s->order + first;
+        for (int64_t i = 0; i < n; i++) seg[i] = first + i;
+        /* Fisher-Yates from the stream (seed, epoch, shard): rank-count independent */
+        ddp_rng rng = ddp_rng_make(s->seed, ddp_mix64((uint64_t)epoch * UINT64_C(0x100000001b3) + (uint64_t)v));
+        for (int64_t i = n - 1; i > 0; i--) {
+            int64_t j = (int64_t)ddp_rng_below(&rng, (uint64_t)i + 1);
+            int64_t t = seg[i];
+            seg[i] = seg[j];
+            seg[j] = t;
+        }
+    }
+}
+
+/* Position in the interleaved epoch sequence of the j-th row of shard v:
+ * rows with a smaller round (j' < j) of every shard, plus the shards before
+ * v that still have a j-th row. */
+static int64_t interleaved_pos(const ddp_sampler *s, int64_t j, int64_t v)
+{
+    int64_t pos = 0;
+    for (int64_t u = 0; u < s->plan.n_vshards; u++) {
+        int64_t su = s->shard_sizes[u];
+        pos += su < j ? su : j;
+        if (u < v && su > j) pos++;
+    }
+    return pos;
+}
+
+/* How many of shard v's rows sit at positions < end: binary search on j. */
+static int64_t rows_before(const ddp_sampler *s, int64_t v, int64_t end)
+{
+    int64_t lo = 0, hi = s->shard_sizes[v]; /* answer in [lo, hi] */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (interleaved_pos(s, mid, v) < end) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+int64_t ddp_sampler_local_batch(const ddp_sampler *s, int64_t k, int64_t *idx)
+{
+    int64_t begin = k * s->batch_size;
+    int64_t end = begin + ddp_sampler_global_batch_rows(s, k);
+    int64_t n = 0;
+    if (!s->shuffle) { /* file order: rows [begin, end) intersected with ours */
+        int64_t a = begin > s->plan.row_begin ? begin : s->plan.row_begin;
+        int64_t z = end < s->plan.row_end ? end : s->plan.row_end;
+        for (int64_t r = a; r < z; r++) idx[n++] = r - s->plan.row_begin;
+        return n;
+    }
+    int64_t base = s->plan.row_begin;
+    for (int64_t v = s->plan.vshard_begin; v < s->plan.vshard_end; v++) {
+        int64_t first = ddp_vshard_row_begin(s->plan.n_rows, s->plan.n_vshards, v) - base;
+        int64_t j0 = rows_before(s, v, begin), j1 = rows_before(s, v, end);
+        for (int64_t j = j0; j < j1; j++) idx[n++] = s->order[first + j];
+    }
+    return n;
+}
+
+int64_t ddp_sampler_max_local_rows(const ddp_sampler *s)
+{
+    int64_t n_local = s->plan.row_end - s->plan.row_begin;
+    return s->batch_size < n_local ? s->batch_size : n_local;
+}

@@ -7,6 +7,8 @@
 #ifndef DDPTRAIN_CONFIG_H
 #define DDPTRAIN_CONFIG_H
 
+#include "ddptrain/optim.h"
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -16,6 +18,9 @@ typedef enum ddp_command {
     DDP_CMD_INFO,    /* describe an HDF5 file                           */
     DDP_CMD_LOAD,    /* load + validate the shards exactly as train will */
     DDP_CMD_CONVERT, /* CSV / LIBSVM text -> HDF5                        */
+    DDP_CMD_TRAIN,   /* the training loop                                */
+    DDP_CMD_EVAL,    /* loss and metrics of saved weights on a dataset   */
+    DDP_CMD_PREDICT, /* predictions of saved weights, to HDF5            */
     DDP_CMD_COUNT
 } ddp_command;
 
@@ -33,6 +38,9 @@ typedef enum ddp_text_format {
 } ddp_text_format;
 
 #define DDP_DEFAULT_VSHARDS 64
+
+enum { DDP_SET_LR = 1, DDP_SET_WD = 2, DDP_SET_EPS = 4, DDP_SET_BETAS = 8, DDP_SET_ALPHA = 16, DDP_SET_MOMENTUM = 32,
+       DDP_SET_DAMPENING = 64 };
 
 typedef struct ddp_config {
     ddp_command command;
@@ -67,6 +75,33 @@ typedef struct ddp_config {
     int header;             /* --header / --no-header; -1 = detect */
     char delimiter;         /* --delimiter C, default ',' ('\t' for .tsv) */
     int zero_based;         /* --zero-based / --one-based (libsvm); -1 = detect */
+
+    /* train / eval / predict */
+    const char *val_path;     /* --val-data FILE (default: --data when --val-features is given) */
+    const char *val_features; /* --val-features NAME */
+    const char *val_labels;   /* --val-labels NAME */
+    ddp_optim_config optim;   /* --optimizer and its hyper-parameters (PyTorch defaults) */
+    unsigned optim_set;       /* DDP_SET_* bits: options given (others take the optimizer's default) */
+    ddp_lr_config lr;         /* --lr-schedule, --warmup-steps, --lr-step-size, --lr-gamma */
+    int64_t batch_size;       /* --batch-size B (global) */
+    int64_t epochs;           /* --epochs */
+    int64_t max_steps;        /* --max-steps (0 = no limit) */
+    int shuffle;              /* 1 unless --no-shuffle */
+    int drop_last;            /* --drop-last */
+    int64_t threads;          /* --threads (0 = cores available to the rank) */
+    int standardize;          /* --standardize */
+    const char *freeze;       /* --freeze NAME[,NAME] */
+    const char *init_path;    /* --init FILE (weights in the checkpoint layout) */
+    double tol;               /* --tol: minimum improvement that counts */
+    int64_t patience;         /* --patience: epochs without improvement before stopping (0 = off) */
+    int64_t log_every;        /* --log-every N steps (0 = per epoch only) */
+    int print_weights;        /* --print-weights */
+    const char *metrics_path; /* --metrics FILE.jsonl */
+    const char *save_path;    /* --save FILE */
+    int nan_skip;             /* --nan-policy skip (default abort) */
+    int64_t max_skips;        /* --max-skips K consecutive skipped steps before stopping */
+    int64_t check_every;      /* --check-every N: cross-rank parameter checksum period */
+    const char *ckpt_path;    /* --checkpoint FILE (eval, predict) */
 } ddp_config;
 
 /* Fills cfg with defaults, then parses argv. Returns DDP_OK or

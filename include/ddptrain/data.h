@@ -19,7 +19,7 @@
 typedef struct ddp_data_spec {
     const char *path;          /* HDF5 file */
     const char *features_name; /* 2-D [n_rows, n_features] */
-    const char *labels_name;   /* 1-D [n_rows] */
+    const char *labels_name;   /* 1-D [n_rows]; NULL = no labels (y is zeros) */
     ddp_task task;             /* decides the label checks */
     int64_t n_classes;         /* softmax: 0 = infer (max label + 1) */
     int64_t n_vshards;         /* requested virtual shards */

@@ -30,4 +30,42 @@ int64_t ddp_vshard_row_begin(int64_t n_rows, int64_t n_vshards, int64_t v);
 int ddp_sampler_plan(int64_t n_rows, int64_t n_vshards_requested, int rank, int world,
                      ddp_shard_plan *plan, char *err);
 
+/* ---- global batches ------------------------------------------------------
+ * --batch-size B is the GLOBAL batch. An epoch is ceil(N/B) batches (floor
+ * with --drop-last; the rows of the dropped tail are skipped that epoch).
+ *
+ * Shuffled epochs: each virtual shard v has its own order for epoch e, a
+ * permutation drawn from the stream (seed, e, v). The epoch's global row
+ * sequence interleaves the shards round-robin: the j-th row of every shard
+ * (in shard order v = 0..V-1) comes before any shard's (j+1)-th row, so
+ * each global batch takes ~B/V rows from every shard. Batch k is positions
+ * [kB, (k+1)B) of that sequence. Nothing here depends on the rank count:
+ * 1, 2, 4 or 8 ranks see the same global batches.
+ * Unshuffled epochs (--no-shuffle): the sequence is file order, batch k is
+ * rows [kB, (k+1)B) — what torch's DataLoader(shuffle=False) iterates. */
+typedef struct ddp_sampler {
+    ddp_shard_plan plan;
+    int64_t batch_size; /* global B */
+    int drop_last;
+    int shuffle;
+    uint64_t seed;
+    int64_t epoch;           /* epoch the order below belongs to */
+    int64_t *order;          /* [n_local] local row indices, per owned shard in shard order */
+    int64_t *shard_sizes;    /* [n_vshards] rows of every virtual shard */
+} ddp_sampler;
+
+int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_size, int drop_last, int shuffle,
+                     uint64_t seed, char *err);
+void ddp_sampler_free(ddp_sampler *s);
+int64_t ddp_sampler_batches_per_epoch(const ddp_sampler *s);
+/* Rows in global batch k (the same on every rank). */
+int64_t ddp_sampler_global_batch_rows(const ddp_sampler *s, int64_t k);
+/* Largest number of local rows any batch can give this rank (to size buffers). */
+int64_t ddp_sampler_max_local_rows(const ddp_sampler *s);
+/* Prepare the order of epoch e (cheap when shuffle is off). */
+void ddp_sampler_set_epoch(ddp_sampler *s, int64_t epoch);
+/* This rank's rows of global batch k of the current epoch, as local row
+ * indices (0-based into the shard), into idx; returns how many. */
+int64_t ddp_sampler_local_batch(const ddp_sampler *s, int64_t k, int64_t *idx);
+
 #endif

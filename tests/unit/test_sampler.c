@@ -12,6 +12,7 @@
 #include "ddptrain/common.h"
 #include "ddptrain/sampler.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void check_tiling(int64_t n_rows, int64_t v_req, int world)
@@ -78,12 +79,92 @@ static void test_refusals(void **state)
     assert_non_null(strstr(err, "--virtual-shards"));
 }
 
+/* Global rows of batch k as seen by P ranks, sorted, into out; returns count. */
+static int64_t global_batch(int64_t n_rows, int64_t v, int world, int64_t bs, int drop_last, int shuffle,
+                            int64_t epoch, int64_t k, int64_t *out)
+{
+    char err[DDP_ERR_LEN];
+    int64_t n = 0;
+    int64_t *idx = malloc((size_t)n_rows * sizeof(int64_t));
+    for (int r = 0; r < world; r++) {
+        ddp_shard_plan p;
+        ddp_sampler smp;
+        assert_int_equal(ddp_sampler_plan(n_rows, v, r, world, &p, err), DDP_OK);
+        assert_int_equal(ddp_sampler_init(&smp, &p, bs, drop_last, shuffle, 99, err), DDP_OK);
+        ddp_sampler_set_epoch(&smp, epoch);
+        int64_t m = ddp_sampler_local_batch(&smp, k, idx);
+        assert_true(m <= ddp_sampler_max_local_rows(&smp));
+        for (int64_t i = 0; i < m; i++) {
+            assert_true(idx[i] >= 0 && idx[i] < p.row_end - p.row_begin);
+            out[n++] = p.row_begin + idx[i];
+        }
+        ddp_sampler_free(&smp);
+    }
+    free(idx);
+    /* insertion sort: small */
+    for (int64_t i = 1; i < n; i++)
+        for (int64_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            int64_t t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
+static void test_batches_invariant(void **state)
+{
+    (void)state;
+    const int64_t N = 203, V = 8, B = 16;
+    int64_t *ref = malloc(N * sizeof(int64_t)), *got = malloc(N * sizeof(int64_t));
+    char *seen = calloc((size_t)N, 1);
+    for (int shuffle = 0; shuffle <= 1; shuffle++)
+        for (int drop_last = 0; drop_last <= 1; drop_last++)
+            for (int64_t epoch = 0; epoch < 2; epoch++) {
+                int64_t n_batches = drop_last ? N / B : (N + B - 1) / B;
+                memset(seen, 0, (size_t)N);
+                int64_t total = 0;
+                for (int64_t k = 0; k < n_batches; k++) {
+                    int64_t n_ref = global_batch(N, V, 1, B, drop_last, shuffle, epoch, k, ref);
+                    assert_int_equal(n_ref, k * B + B <= N ? B : N - k * B);
+                    for (int64_t i = 0; i < n_ref; i++) {
+                        assert_int_equal(seen[ref[i]], 0); /* each row once per epoch */
+                        seen[ref[i]] = 1;
+                    }
+                    total += n_ref;
+                    if (!shuffle) /* file order */
+                        for (int64_t i = 0; i < n_ref; i++) assert_int_equal(ref[i], k * B + i);
+                    const int worlds[] = {2, 3, 4, 8};
+                    for (size_t w = 0; w < 4; w++) {
+                        int64_t n_got = global_batch(N, V, worlds[w], B, drop_last, shuffle, epoch, k, got);
+                        assert_int_equal(n_got, n_ref);
+                        assert_memory_equal(got, ref, (size_t)n_ref * sizeof(int64_t));
+                    }
+                }
+                assert_int_equal(total, drop_last ? N / B * B : N);
+            }
+    /* shuffled epochs differ from each other, and each batch mixes shards */
+    global_batch(N, V, 1, B, 0, 1, 0, 0, ref);
+    global_batch(N, V, 1, B, 0, 1, 1, 0, got);
+    assert_memory_not_equal(ref, got, (size_t)B * sizeof(int64_t));
+    int64_t shards_hit = 0, last = -1;
+    for (int64_t i = 0; i < B; i++) {
+        int64_t v = ref[i] * V / N; /* approximate shard id is enough here */
+        if (v != last) shards_hit++;
+        last = v;
+    }
+    assert_true(shards_hit >= V / 2);
+    free(seen);
+    free(got);
+    free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiling),
         cmocka_unit_test(test_vshard_bounds_independent_of_ranks),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_batches_invariant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,754 @@
+/* train.c — `ddptrain train`, `eval` and `predict`.
+ *
+ * One step, on every rank:
+ *   rows    = sampler: this rank's rows of global batch k
+ *   grad    = kernel:  sums of d loss / d params over those rows
+ *   reduce  = comm:    ONE allreduce of [grad sums | loss sum | row count | non-finite flag]
+ *   mean    = sums / global count (the gradient of the global-batch mean loss)
+ *   check   = decided on the reduced values, so every rank decides the same
+ *   update  = optim:   the same update on every rank -> bitwise equal weights
+ * plus per-epoch validation, logging on rank 0, a periodic cross-rank
+ * parameter checksum, and the final save.
+ * Not here: the math of losses (kernels.c), update rules (optim.c), file
+ * formats (data.c, checkpoint.c). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include "ddptrain/train.h"
+#include "ddptrain/checkpoint.h"
+#include "ddptrain/common.h"
+#include "ddptrain/data.h"
+#include "ddptrain/kernels.h"
+#include "ddptrain/metrics.h"
+#include "ddptrain/model.h"
+#include "ddptrain/optim.h"
+#include "ddptrain/rng.h"
+#include "ddptrain/sampler.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Extra slots after the gradient in the step's allreduce buffer. */
+enum { RED_LOSS = 0, RED_COUNT, RED_NONFINITE, RED_EXTRA };
+
+typedef struct trainer {
+    const ddp_comm *comm;
+    const ddp_config *cfg;
+    ddp_dataset train, val;
+    int has_val;
+    ddp_model model;
+    ddp_optim opt;
+    ddp_sampler sampler;
+    ddp_range ranges[DDP_MAX_TENSORS]; /* trainable tensors */
+    int n_ranges;
+    int64_t n_active;    /* trainable elements = gradient part of the allreduce */
+    double *grad_sum;    /* [n_params] kernel output */
+    double *reduce_buf;  /* [n_active + RED_EXTRA] */
+    float *grad_mean;    /* [n_params] mean gradient (0 for frozen) */
+    float *prev_params;  /* [n_params] before the step, for |dw| */
+    double *scratch;     /* kernel per-thread accumulators */
+    int64_t *idx;        /* [max local batch rows] */
+    float *std_mean;     /* [n_features] with --standardize */
+    float *std_scale;    /* [n_features] */
+    int n_threads;
+    ddp_lr_config lr;    /* schedule with the run's horizon filled in */
+    ddp_timers timers;
+    FILE *metrics;
+    char command_line[2048];
+} trainer;
+
+/* ---------------------------------------------------------------- set-up */
+
+static int default_threads(void)
+{
+#ifdef _OPENMP
+    if (getenv("OMP_NUM_THREADS")) return omp_get_max_threads();
+#endif
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    return 1;
+}
+
+/* Global mean and population std per feature over all training rows (two
+ * passes, each one allreduce), applied in place to train and validation. */
+static void standardize(trainer *t)
+{
+    int64_t F = t->train.n_features;
+    double *acc = calloc((size_t)F, sizeof(double));
+    DDP_ASSERT(acc);
+    for (int64_t i = 0; i < t->train.n_local; i++)
+        for (int64_t j = 0; j < F; j++) acc[j] += t->train.x[i * F + j];
+    ddp_comm_sum_f64(t->comm, acc, (size_t)F);
+    for (int64_t j = 0; j < F; j++) t->std_mean[j] = (float)(acc[j] / (double)t->train.n_rows);
+    memset(acc, 0, (size_t)F * sizeof(double));
+    for (int64_t i = 0; i < t->train.n_local; i++)
+        for (int64_t j = 0; j < F; j++) {
+            double d = t->train.x[i * F + j] - (double)t->std_mean[j];
+            acc[j] += d * d;
+        }
+    ddp_comm_sum_f64(t->comm, acc, (size_t)F);
+    for (int64_t j = 0; j < F; j++) {
+        double sd = sqrt(acc[j] / (double)t->train.n_rows);
+        t->std_scale[j] = sd > 0 ? (float)sd : 1.0f; /* constant feature: leave it centred */
+    }
+    free(acc);
+}
+
+void ddp_apply_standardize(float *x, int64_t n_rows, int64_t n_features, const float *mean, const float *scale)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n_rows; i++)
+        for (int64_t j = 0; j < n_features; j++) x[i * n_features + j] = (x[i * n_features + j] - mean[j]) / scale[j];
+}
+
+static void join_argv(int argc, char **argv, char *out, size_t out_bytes)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < argc && used + 1 < out_bytes; i++) {
+        int w = snprintf(out + used, out_bytes - used, "%s%s", i ? " " : "", argv[i]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+}
+
+static int setup(trainer *t, char *err)
+{
+    const ddp_config *cfg = t->cfg;
+    const ddp_comm *comm = t->comm;
+    ddp_data_spec spec = {cfg->data_path, cfg->features_name, cfg->labels_name, cfg->task, cfg->n_classes,
+                          cfg->n_vshards};
+    int rc = ddp_data_load(comm, &spec, &t->train, err);
+    if (rc != DDP_OK) return rc;
+    int64_t n_classes = t->train.n_classes;
+    if (cfg->val_path) {
+        ddp_data_spec vspec = {cfg->val_path, cfg->val_features, cfg->val_labels, cfg->task, n_classes,
+                               cfg->n_vshards};
+        rc = ddp_data_load(comm, &vspec, &t->val, err);
+        if (rc != DDP_OK) return rc;
+        if (t->val.n_features != t->train.n_features) {
+            ddp_errf(err, "%s:%s has %lld features but the training data has %lld; use a matching validation set",
+                     cfg->val_path, cfg->val_features, (long long)t->val.n_features, (long long)t->train.n_features);
+            return DDP_EXIT_USAGE;
+        }
+        t->has_val = 1;
+    }
+
+    int64_t F = t->train.n_features;
+    rc = ddp_model_init(&t->model, cfg->task, F, n_classes, err);
+    if (rc == DDP_OK && cfg->freeze) rc = ddp_model_freeze(&t->model, cfg->freeze, err);
+    if (rc != DDP_OK) return rc; /* same verdict on every rank: inputs are identical */
+    t->std_mean = calloc((size_t)F, sizeof(float));
+    t->std_scale = calloc((size_t)F, sizeof(float));
+    DDP_ASSERT(t->std_mean && t->std_scale);
+
+    if (cfg->init_path) {
+        ddp_ckpt_header hdr;
+        rc = ddp_ckpt_read_header(comm, cfg->init_path, &hdr, err);
+        if (rc != DDP_OK) return rc;
+        if (hdr.kind != cfg->task || hdr.n_features != F ||
+            (cfg->task == DDP_TASK_SOFTMAX && hdr.n_classes != n_classes)) {
+            ddp_errf(err, "--init %s holds a %s model with %lld features and %lld classes, but this run trains %s "
+                     "with %lld features and %lld classes", cfg->init_path, ddp_task_name(hdr.kind),
+                     (long long)hdr.n_features, (long long)hdr.n_classes, ddp_task_name(cfg->task), (long long)F,
+                     (long long)n_classes);
+            return DDP_EXIT_USAGE;
+        }
+        rc = ddp_ckpt_load_weights(comm, cfg->init_path, &t->model, NULL, NULL, err);
+        if (rc != DDP_OK) return rc;
+    } else {
+        ddp_model_init_params(&t->model, cfg->seed);
+    }
+    if (cfg->standardize) {
+        standardize(t);
+        ddp_apply_standardize(t->train.x, t->train.n_local, F, t->std_mean, t->std_scale);
+        if (t->has_val) ddp_apply_standardize(t->val.x, t->val.n_local, F, t->std_mean, t->std_scale);
+    }
+
+    rc = ddp_optim_init(&t->opt, &cfg->optim, t->model.n_params, err);
+    if (rc == DDP_OK)
+        rc = ddp_sampler_init(&t->sampler, &t->train.plan, cfg->batch_size, cfg->drop_last, cfg->shuffle, cfg->seed,
+                              err);
+    if (rc != DDP_OK) return rc;
+
+    for (int k = 0; k < t->model.n_tensors; k++) {
+        const ddp_tensor *tt = &t->model.tensors[k];
+        if (tt->frozen) continue;
+        t->ranges[t->n_ranges].offset = tt->offset;
+        t->ranges[t->n_ranges].n_elems = tt->n_elems;
+        t->n_ranges++;
+        t->n_active += tt->n_elems;
+    }
+    t->n_threads = cfg->threads > 0 ? (int)cfg->threads : default_threads();
+    int64_t P = t->model.n_params;
+    t->grad_sum = calloc((size_t)P, sizeof(double));
+    t->reduce_buf = calloc((size_t)(t->n_active + RED_EXTRA), sizeof(double));
+    t->grad_mean = calloc((size_t)P, sizeof(float));
+    t->prev_params = calloc((size_t)P, sizeof(float));
+    t->scratch = calloc((size_t)ddp_kernel_scratch_elems(P, (int)t->model.n_out, t->n_threads), sizeof(double));
+    t->idx = malloc((size_t)(ddp_sampler_max_local_rows(&t->sampler) + 1) * sizeof(int64_t));
+    rc = (t->grad_sum && t->reduce_buf && t->grad_mean && t->prev_params && t->scratch && t->idx) ? DDP_OK
+                                                                                                  : DDP_EXIT_MEMORY;
+    if (rc != DDP_OK) ddp_errf(err, "cannot allocate the training buffers (%lld parameters)", (long long)P);
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc != DDP_OK) return rc;
+
+    if (comm->rank == 0 && cfg->metrics_path) {
+        t->metrics = fopen(cfg->metrics_path, "w");
+        if (!t->metrics) {
+            ddp_errf(err, "--metrics %s: cannot create the file", cfg->metrics_path);
+            rc = DDP_EXIT_IO;
+        }
+    }
+    return ddp_comm_agree(comm, rc, err);
+}
+
+static void teardown(trainer *t)
+{
+    if (t->metrics) fclose(t->metrics);
+    free(t->idx);
+    free(t->scratch);
+    free(t->prev_params);
+    free(t->grad_mean);
+    free(t->reduce_buf);
+    free(t->grad_sum);
+    free(t->std_scale);
+    free(t->std_mean);
+    ddp_sampler_free(&t->sampler);
+    ddp_optim_free(&t->opt);
+    ddp_model_free(&t->model);
+    ddp_data_free(&t->val);
+    ddp_data_free(&t->train);
+}
+
+/* ------------------------------------------------------------- reporting */
+
+static void print_startup(const trainer *t)
+{
+    const ddp_config *cfg = t->cfg;
+    ddp_stat3 rows = ddp_comm_stat3(t->comm, (double)t->train.n_local);
+    if (t->comm->rank != 0 || cfg->quiet) return;
+    const ddp_optim_config *o = &cfg->optim;
+    printf("ddptrain %s train\n", DDP_VERSION_STRING);
+    printf("  %-14s %d ranks x %d threads\n", "parallelism", t->comm->size, t->n_threads);
+    printf("  %-14s %s %s [%lld, %lld]  rows/rank min %.0f avg %.1f max %.0f  virtual shards %lld\n", "data",
+           cfg->data_path, cfg->features_name, (long long)t->train.n_rows, (long long)t->train.n_features, rows.min,
+           rows.avg, rows.max, (long long)t->train.plan.n_vshards);
+    if (t->has_val)
+        printf("  %-14s %s %s [%lld, %lld]\n", "validation", cfg->val_path, cfg->val_features,
+               (long long)t->val.n_rows, (long long)t->val.n_features);
+    printf("  %-14s %s (%s), %lld parameters", "model", ddp_task_name(cfg->task),
+           cfg->task == DDP_TASK_LINEAR ? "MSE" : cfg->task == DDP_TASK_LOGISTIC ? "BCE with logits" : "cross-entropy",
+           (long long)t->model.n_params);
+    if (cfg->task == DDP_TASK_SOFTMAX) printf(", %lld classes", (long long)t->model.n_out);
+    for (int k = 0; k < t->model.n_tensors; k++) {
+        const ddp_tensor *tt = &t->model.tensors[k];
+        printf("%s %s [%lld", k ? "," : ":", tt->name, (long long)tt->shape[0]);
+        if (tt->n_dims > 1) printf(", %lld", (long long)tt->shape[1]);
+        printf("]%s", tt->frozen ? " (frozen)" : "");
+    }
+    printf("\n  %-14s %s lr %g", "optimizer", ddp_optim_name(o->kind), o->lr);
+    if (o->kind == DDP_OPT_SGD) printf(" momentum %g dampening %g nesterov %d", o->momentum, o->dampening, o->nesterov);
+    if (o->kind == DDP_OPT_ADAM || o->kind == DDP_OPT_ADAMW)
+        printf(" betas (%g, %g) eps %g amsgrad %d", o->beta1, o->beta2, o->eps, o->amsgrad);
+    if (o->kind == DDP_OPT_RMSPROP)
+        printf(" alpha %g eps %g momentum %g centered %d", o->alpha, o->eps, o->momentum, o->centered);
+    printf(" weight_decay %g\n", o->weight_decay);
+    printf("  %-14s global batch %lld, %lld steps/epoch, %lld epochs%s%s%s, schedule %s warmup %lld\n", "loop",
+           (long long)cfg->batch_size, (long long)ddp_sampler_batches_per_epoch(&t->sampler), (long long)cfg->epochs,
+           cfg->shuffle ? ", shuffled" : ", file order", cfg->drop_last ? ", drop last" : "",
+           cfg->standardize ? ", standardized" : "",
+           cfg->lr.kind == DDP_LR_COSINE ? "cosine" : cfg->lr.kind == DDP_LR_STEP ? "step" : "constant",
+           (long long)cfg->lr.warmup_steps);
+    fflush(stdout);
+}
+
+static void print_weights(const trainer *t)
+{
+    if (t->comm->rank != 0) return;
+    const int64_t max_shown = 64;
+    for (int k = 0; k < t->model.n_tensors; k++) {
+        const ddp_tensor *tt = &t->model.tensors[k];
+        printf("    %s =", tt->name);
+        for (int64_t i = 0; i < tt->n_elems && i < max_shown; i++) printf(" %.6g", t->model.params[tt->offset + i]);
+        if (tt->n_elems > max_shown) printf(" ... (%lld more)", (long long)(tt->n_elems - max_shown));
+        printf("\n");
+    }
+}
+
+/* Loss and metrics of the current weights on a dataset (collective). */
+typedef struct eval_result {
+    double loss, metric, metric2; /* metric: accuracy or RMSE; metric2: R^2 (linear) */
+} eval_result;
+
+static eval_result evaluate(const ddp_comm *comm, ddp_task kind, const ddp_model *m, const ddp_dataset *ds,
+                            int n_threads)
+{
+    ddp_batch b = {ds->x, ds->y, NULL, ds->n_local, ds->n_features};
+    ddp_eval_sums s;
+    memset(&s, 0, sizeof s);
+    ddp_kernel_eval(kind, &b, m->n_out, m->params, m->params + m->n_out * m->n_features, &s, NULL, n_threads);
+    double v[6] = {s.loss_sum, s.n_correct, s.sse, s.sum_y, s.sum_y2, s.count};
+    ddp_comm_sum_f64(comm, v, 6);
+    eval_result r = {NAN, NAN, NAN};
+    double n = v[5];
+    if (n <= 0) return r;
+    r.loss = v[0] / n;
+    if (kind == DDP_TASK_LINEAR) {
+        double ss_tot = v[4] - v[3] * v[3] / n;
+        r.metric = sqrt(v[2] / n);
+        r.metric2 = ss_tot > 0 ? 1.0 - v[2] / ss_tot : NAN;
+    } else {
+        r.metric = v[1] / n;
+    }
+    return r;
+}
+
+/* Cross-rank check that parameters are bitwise identical. */
+static int check_identical(const trainer *t, int64_t step, char *err)
+{
+    uint64_t h = UINT64_C(0x9e3779b97f4a7c15);
+    for (int64_t i = 0; i < t->model.n_params; i++) {
+        uint32_t bits;
+        memcpy(&bits, &t->model.params[i], sizeof bits);
+        h = ddp_mix64(h ^ bits);
+    }
+    int64_t lo = (int64_t)(h >> 1), hi = lo;
+    ddp_comm_min_i64(t->comm, &lo, 1);
+    ddp_comm_max_i64(t->comm, &hi, 1);
+    if (lo != hi) {
+        ddp_errf(err, "parameters differ across ranks after step %lld (checksum mismatch); this is a bug or a "
+                 "hardware fault — please report it", (long long)step);
+        return DDP_EXIT_INTERNAL;
+    }
+    return DDP_OK;
+}
+
+/* Name of the tensor holding parameter element i, and the index inside it. */
+static const char *tensor_of(const ddp_model *m, int64_t i, int64_t *inner)
+{
+    for (int k = 0; k < m->n_tensors; k++)
+        if (i >= m->tensors[k].offset && i < m->tensors[k].offset + m->tensors[k].n_elems) {
+            *inner = i - m->tensors[k].offset;
+            return m->tensors[k].name;
+        }
+    *inner = i;
+    return "?";
+}
+
+/* ---------------------------------------------------------------- a step */
+
+typedef struct step_result {
+    double loss;      /* mean over the global batch */
+    double grad_norm; /* ||mean gradient|| over trainable parameters */
+    double update_norm;
+    int64_t rows;     /* global batch rows */
+    int skipped;      /* non-finite loss/gradient and --nan-policy skip */
+} step_result;
+
+static int train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, step_result *res, char *err)
+{
+    const ddp_config *cfg = t->cfg;
+    ddp_model *m = &t->model;
+    int64_t F = m->n_features, n_out = m->n_out;
+    memset(res, 0, sizeof *res);
+
+    ddp_timer_start(&t->timers, ddp_now());
+    int64_t n_local = ddp_sampler_local_batch(&t->sampler, k, t->idx);
+    ddp_timer_stop(&t->timers, DDP_PHASE_DATA, ddp_now());
+
+    ddp_batch b = {t->train.x, t->train.y, t->idx, n_local, F};
+    double loss_sum = 0;
+    ddp_kernel_grad(cfg->task, &b, n_out, m->params, m->params + n_out * F, t->grad_sum, &loss_sum, t->scratch,
+                    t->n_threads);
+    ddp_timer_stop(&t->timers, DDP_PHASE_COMPUTE, ddp_now());
+
+    /* pack trainable gradients + loss + count + flag: ONE allreduce */
+    double *red = t->reduce_buf;
+    int64_t pos = 0;
+    for (int r = 0; r < t->n_ranges; r++) {
+        memcpy(red + pos, t->grad_sum + t->ranges[r].offset, (size_t)t->ranges[r].n_elems * sizeof(double));
+        pos += t->ranges[r].n_elems;
+    }
+    red[pos + RED_LOSS] = loss_sum;
+    red[pos + RED_COUNT] = (double)n_local;
+    red[pos + RED_NONFINITE] = isfinite(loss_sum) ? 0.0 : 1.0;
+    ddp_comm_sum_f64(t->comm, red, (size_t)(t->n_active + RED_EXTRA));
+    ddp_timer_stop(&t->timers, DDP_PHASE_ALLREDUCE, ddp_now());
+
+    double count = red[pos + RED_COUNT];
+    res->rows = (int64_t)count;
+    DDP_ASSERT(count == (double)ddp_sampler_global_batch_rows(&t->sampler, k));
+    res->loss = red[pos + RED_LOSS] / count;
+    /* mean gradient, and the first non-finite element if any (same on all ranks) */
+    int64_t bad = -1;
+    double gn = 0;
+    pos = 0;
+    for (int r = 0; r < t->n_ranges; r++)
+        for (int64_t i = 0; i < t->ranges[r].n_elems; i++, pos++) {
+            float g = (float)(red[pos] / count);
+            t->grad_mean[t->ranges[r].offset + i] = g;
+            if (!isfinite(g) && bad < 0) bad = t->ranges[r].offset + i;
+            gn += (double)g * g;
+        }
+    res->grad_norm = sqrt(gn);
+    if (bad >= 0 || !isfinite(res->loss) || red[t->n_active + RED_NONFINITE] > 0) {
+        if (cfg->nan_skip) {
+            res->skipped = 1;
+            ddp_timer_stop(&t->timers, DDP_PHASE_OPTIM, ddp_now());
+            return DDP_OK;
+        }
+        int64_t inner = 0;
+        const char *name = bad >= 0 ? tensor_of(m, bad, &inner) : "loss";
+        ddp_errf(err, "non-finite %s at step %lld (epoch %lld): loss %g, gradient of '%s' element %lld is %g; lower "
+                 "--lr, use --standardize, or --nan-policy skip", bad >= 0 ? "gradient" : "loss",
+                 (long long)step + 1, (long long)epoch, res->loss, name, (long long)inner,
+                 bad >= 0 ? (double)t->grad_mean[bad] : NAN);
+        return DDP_EXIT_NUMERIC;
+    }
+
+    double lr = ddp_lr_at(&t->lr, step);
+    memcpy(t->prev_params, m->params, (size_t)m->n_params * sizeof(float));
+    ddp_optim_step(&t->opt, m->params, t->grad_mean, lr, t->ranges, t->n_ranges);
+    double un = 0;
+    bad = -1;
+    for (int64_t i = 0; i < m->n_params; i++) {
+        double d = (double)m->params[i] - (double)t->prev_params[i];
+        un += d * d;
+        if (!isfinite(m->params[i]) && bad < 0) bad = i;
+    }
+    res->update_norm = sqrt(un);
+    ddp_timer_stop(&t->timers, DDP_PHASE_OPTIM, ddp_now());
+    if (bad >= 0) {
+        int64_t inner = 0;
+        const char *name = tensor_of(m, bad, &inner);
+        ddp_errf(err, "weights diverged at step %lld (epoch %lld): '%s' element %lld became %g after the update "
+                 "(lr %g); lower --lr", (long long)step + 1, (long long)epoch, name, (long long)inner,
+                 (double)m->params[bad], lr);
+        return DDP_EXIT_NUMERIC;
+    }
+    return DDP_OK;
+}
+
+/* ----------------------------------------------------------------- train */
+
+typedef struct window {
+    double loss_sum; /* sum over steps of the batch mean loss x rows */
+    double rows;
+    double grad_norm, update_norm; /* last step's */
+    int64_t steps, skipped;
+    double t0;
+    ddp_timers timers_at_start;
+} window;
+
+static void window_reset(window *w, const ddp_timers *timers)
+{
+    memset(w, 0, sizeof *w);
+    w->t0 = ddp_now();
+    w->timers_at_start = *timers;
+}
+
+static void emit_log(trainer *t, const char *kind, int64_t step, int64_t epoch, window *w, double lr,
+                     const eval_result *val)
+{
+    ddp_log_record r;
+    memset(&r, 0, sizeof r);
+    r.kind = kind;
+    r.step = step;
+    r.epoch = epoch;
+    r.loss = w->rows > 0 ? w->loss_sum / w->rows : NAN;
+    r.val_loss = val ? val->loss : NAN;
+    r.val_metric = val ? val->metric : NAN;
+    r.val_metric2 = val && t->cfg->task == DDP_TASK_LINEAR ? val->metric2 : NAN;
+    r.metric_name = t->cfg->task == DDP_TASK_LINEAR ? "val_rmse" : "val_accuracy";
+    r.metric2_name = t->cfg->task == DDP_TASK_LINEAR ? "val_r2" : NULL;
+    r.grad_norm = w->grad_norm;
+    r.update_norm = w->update_norm;
+    r.lr = lr;
+    double dt = ddp_now() - w->t0;
+    r.samples_per_s = dt > 0 ? w->rows / dt : 0;
+    r.skipped_steps = w->skipped;
+    for (int p = 0; p < DDP_PHASE_COUNT; p++) {
+        double mine = t->timers.total[p] - w->timers_at_start.total[p];
+        r.phase_seconds[p] = ddp_comm_stat3(t->comm, mine).max; /* slowest rank */
+    }
+    if (t->comm->rank != 0) return;
+    if (!t->cfg->quiet) {
+        if (isatty(STDOUT_FILENO)) printf("\r%*s\r", 100, "");
+        ddp_log_print(stdout, &r);
+        if (t->cfg->print_weights) print_weights(t);
+        fflush(stdout);
+    }
+    if (t->metrics) ddp_log_json(t->metrics, &r);
+}
+
+int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **argv, char *err)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.comm = comm;
+    t.cfg = cfg;
+    join_argv(argc, argv, t.command_line, sizeof t.command_line);
+    int rc = setup(&t, err);
+    if (rc != DDP_OK) goto done;
+    print_startup(&t);
+    ddp_timers_reset(&t.timers);
+
+    int64_t per_epoch = ddp_sampler_batches_per_epoch(&t.sampler);
+    int64_t total = per_epoch * cfg->epochs;
+    if (cfg->max_steps > 0 && cfg->max_steps < total) total = cfg->max_steps;
+    t.lr = cfg->lr;
+    if (t.lr.total_steps == 0) t.lr.total_steps = total; /* cosine's horizon is the run's length */
+
+    int tty = comm->rank == 0 && !cfg->quiet && isatty(STDOUT_FILENO);
+    double best = INFINITY, t_start = ddp_now(), last_bar = 0;
+    int64_t step = 0, bad_epochs = 0, consecutive_skips = 0, epoch = 0;
+    const char *stop_reason = "finished";
+    window log_w, epoch_w;
+    window_reset(&log_w, &t.timers);
+    for (epoch = 0; epoch < cfg->epochs && step < total; epoch++) {
+        ddp_sampler_set_epoch(&t.sampler, epoch);
+        window_reset(&epoch_w, &t.timers);
+        for (int64_t k = 0; k < per_epoch && step < total; k++) {
+            step_result s;
+            rc = train_step(&t, epoch, k, step, &s, err);
+            if (rc != DDP_OK) goto done;
+            if (s.skipped) {
+                log_w.skipped++;
+                epoch_w.skipped++;
+                if (++consecutive_skips >= cfg->max_skips) {
+                    ddp_errf(err, "%lld consecutive steps skipped for non-finite loss or gradient (last: step %lld, "
+                             "epoch %lld); training is diverging: lower --lr", (long long)consecutive_skips,
+                             (long long)step + 1, (long long)epoch);
+                    rc = DDP_EXIT_NUMERIC;
+                    goto done;
+                }
+            } else {
+                consecutive_skips = 0;
+                for (window *w = &log_w; w; w = (w == &log_w ? &epoch_w : NULL)) {
+                    w->loss_sum += s.loss * (double)s.rows;
+                    w->rows += (double)s.rows;
+                    w->grad_norm = s.grad_norm;
+                    w->update_norm = s.update_norm;
+                    w->steps++;
+                }
+            }
+            step++;
+            if (cfg->check_every > 0 && step % cfg->check_every == 0) {
+                rc = check_identical(&t, step, err);
+                if (rc != DDP_OK) goto done;
+            }
+            if (cfg->log_every > 0 && step % cfg->log_every == 0) {
+                emit_log(&t, "step", step, epoch, &log_w, ddp_lr_at(&t.lr, step - 1), NULL);
+                window_reset(&log_w, &t.timers);
+            }
+            if (tty && ddp_now() - last_bar > 0.1) {
+                last_bar = ddp_now();
+                ddp_progress(stdout, step, total, s.loss, last_bar - t_start);
+            }
+        }
+        /* end of epoch: validation, log, convergence */
+        double t_eval = ddp_now();
+        eval_result val = {NAN, NAN, NAN};
+        if (t.has_val) val = evaluate(comm, cfg->task, &t.model, &t.val, t.n_threads);
+        t.timers.total[DDP_PHASE_EVAL] += ddp_now() - t_eval;
+        emit_log(&t, "epoch", step, epoch, &epoch_w, ddp_lr_at(&t.lr, step > 0 ? step - 1 : 0),
+                 t.has_val ? &val : NULL);
+        double watched = t.has_val ? val.loss : (epoch_w.rows > 0 ? epoch_w.loss_sum / epoch_w.rows : NAN);
+        if (cfg->patience > 0 && isfinite(watched)) {
+            if (watched < best - cfg->tol) {
+                best = watched;
+                bad_epochs = 0;
+            } else if (++bad_epochs >= cfg->patience) {
+                stop_reason = "converged";
+                if (comm->rank == 0 && !cfg->quiet)
+                    printf("converged: %s loss %.6f has not improved by --tol %g for %lld epochs (best %.6f)\n",
+                           t.has_val ? "validation" : "training", watched, cfg->tol, (long long)bad_epochs, best);
+                epoch++;
+                break;
+            }
+        }
+    }
+    rc = check_identical(&t, step, err);
+    if (rc != DDP_OK) goto done;
+    if (comm->rank == 0 && !cfg->quiet) {
+        double dt = ddp_now() - t_start;
+        printf("done: %s after %lld steps, %lld epochs in %.3f s\n", stop_reason, (long long)step, (long long)epoch,
+               dt);
+        printf("summary: {\"steps\":%lld,\"epochs\":%lld,\"seconds\":%.6f,\"ranks\":%d,\"threads\":%d", (long long)step,
+               (long long)epoch, dt, comm->size, t.n_threads);
+        for (int p = 0; p < DDP_PHASE_COUNT; p++) printf(",\"t_%s\":%.6f", DDP_PHASE_NAMES[p], t.timers.total[p]);
+        printf("}\n");
+    }
+    if (cfg->save_path) {
+        ddp_ckpt_meta meta = {step, epoch, cfg->standardize ? t.std_mean : NULL, cfg->standardize ? t.std_scale : NULL,
+                              t.command_line};
+        rc = ddp_ckpt_save_weights(comm, cfg->save_path, &t.model, &meta, err);
+        if (rc == DDP_OK && comm->rank == 0 && !cfg->quiet) printf("saved: %s\n", cfg->save_path);
+    }
+done:
+    teardown(&t);
+    return rc;
+}
+
+/* ------------------------------------------------------- eval and predict */
+
+/* Model from a weights file, and the data it is applied to (standardised
+ * with the stored statistics). */
+static int load_for_inference(const ddp_comm *comm, const ddp_config *cfg, int need_labels, ddp_model *m,
+                              ddp_dataset *ds, char *err)
+{
+    ddp_ckpt_header hdr;
+    int rc = ddp_ckpt_read_header(comm, cfg->ckpt_path, &hdr, err);
+    if (rc != DDP_OK) return rc;
+    ddp_data_spec spec = {cfg->data_path, cfg->features_name, need_labels ? cfg->labels_name : NULL, hdr.kind,
+                          hdr.kind == DDP_TASK_SOFTMAX ? hdr.n_classes : 0, cfg->n_vshards};
+    rc = ddp_data_load(comm, &spec, ds, err);
+    if (rc != DDP_OK) return rc;
+    if (ds->n_features != hdr.n_features) {
+        ddp_errf(err, "%s:%s has %lld features but the model in %s expects %lld", cfg->data_path, cfg->features_name,
+                 (long long)ds->n_features, cfg->ckpt_path, (long long)hdr.n_features);
+        return DDP_EXIT_USAGE;
+    }
+    rc = ddp_model_init(m, hdr.kind, hdr.n_features, hdr.n_classes, err);
+    if (rc != DDP_OK) return rc;
+    float *mean = calloc((size_t)hdr.n_features, sizeof(float)), *scale = calloc((size_t)hdr.n_features, sizeof(float));
+    DDP_ASSERT(mean && scale);
+    rc = ddp_ckpt_load_weights(comm, cfg->ckpt_path, m, mean, scale, err);
+    if (rc == DDP_OK && hdr.has_standardize) ddp_apply_standardize(ds->x, ds->n_local, ds->n_features, mean, scale);
+    free(scale);
+    free(mean);
+    return rc;
+}
+
+int ddp_eval_run(const ddp_comm *comm, const ddp_config *cfg, char *err)
+{
+    ddp_model m;
+    ddp_dataset ds;
+    memset(&m, 0, sizeof m);
+    memset(&ds, 0, sizeof ds);
+    int rc = load_for_inference(comm, cfg, 1, &m, &ds, err);
+    if (rc == DDP_OK) {
+        int n_threads = cfg->threads > 0 ? (int)cfg->threads : default_threads();
+        eval_result r = evaluate(comm, m.kind, &m, &ds, n_threads);
+        if (comm->rank == 0) {
+            printf("eval: %s on %s %s (%lld rows)\n  loss %.6f\n", cfg->ckpt_path, cfg->data_path, cfg->features_name,
+                   (long long)ds.n_rows, r.loss);
+            if (m.kind == DDP_TASK_LINEAR) printf("  rmse %.6f\n  r2 %.6f\n", r.metric, r.metric2);
+            else printf("  accuracy %.6f\n", r.metric);
+            fflush(stdout);
+        }
+    }
+    ddp_data_free(&ds);
+    ddp_model_free(&m);
+    return rc;
+}
+
+/* Write this rank's rows of a [n_rows] or [n_rows, n_cols] dataset (collective). */
+static int write_rows_parallel(hid_t file, const char *name, hid_t ftype, hid_t mtype, int64_t n_rows, int64_t n_cols,
+                               int64_t row0, int64_t n, const void *data)
+{
+    hsize_t dims[2] = {(hsize_t)n_rows, (hsize_t)n_cols};
+    int n_dims = n_cols > 1 ? 2 : 1;
+    hid_t space = H5Screate_simple(n_dims, dims, NULL);
+    hid_t d = H5Dcreate2(file, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Sclose(space);
+    if (d < 0) return -1;
+    hid_t fs = H5Dget_space(d);
+    hsize_t start[2] = {(hsize_t)row0, 0}, count[2] = {(hsize_t)n, (hsize_t)n_cols};
+    hsize_t mdims[2] = {(hsize_t)(n > 0 ? n : 1), (hsize_t)n_cols};
+    hid_t ms = H5Screate_simple(n_dims, mdims, NULL);
+    if (n > 0) H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    else {
+        H5Sselect_none(fs);
+        H5Sselect_none(ms);
+    }
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    herr_t hr = H5Dwrite(d, mtype, ms, fs, dxpl, data);
+    H5Pclose(dxpl);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+    return hr < 0 ? -1 : 0;
+}
+
+int ddp_predict_run(const ddp_comm *comm, const ddp_config *cfg, char *err)
+{
+    ddp_model m;
+    ddp_dataset ds;
+    memset(&m, 0, sizeof m);
+    memset(&ds, 0, sizeof ds);
+    float *pred = NULL;
+    int32_t *cls = NULL;
+    int rc = load_for_inference(comm, cfg, 0, &m, &ds, err);
+    if (rc != DDP_OK) goto done;
+    int64_t n_pred = m.kind == DDP_TASK_SOFTMAX ? m.n_out : 1;
+    pred = malloc((size_t)(ds.n_local > 0 ? ds.n_local : 1) * (size_t)n_pred * sizeof(float));
+    cls = malloc((size_t)(ds.n_local > 0 ? ds.n_local : 1) * sizeof(int32_t));
+    rc = pred && cls ? DDP_OK : DDP_EXIT_MEMORY;
+    if (rc != DDP_OK) ddp_errf(err, "cannot allocate predictions for %lld rows", (long long)ds.n_local);
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc != DDP_OK) goto done;
+    ddp_batch b = {ds.x, ds.y, NULL, ds.n_local, ds.n_features};
+    ddp_eval_sums s;
+    int n_threads = cfg->threads > 0 ? (int)cfg->threads : default_threads();
+    ddp_kernel_eval(m.kind, &b, m.n_out, m.params, m.params + m.n_out * m.n_features, &s, pred, n_threads);
+    for (int64_t i = 0; i < ds.n_local; i++) {
+        if (m.kind == DDP_TASK_SOFTMAX) {
+            int64_t best = 0;
+            for (int64_t c = 1; c < n_pred; c++)
+                if (pred[i * n_pred + c] > pred[i * n_pred + best]) best = c;
+            cls[i] = (int32_t)best;
+        } else {
+            cls[i] = pred[i] > 0.5f;
+        }
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->out_path);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm->world, MPI_INFO_NULL);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    rc = f < 0 ? DDP_EXIT_IO : DDP_OK;
+    if (rc != DDP_OK) ddp_errf(err, "predict: cannot create %s", tmp);
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc != DDP_OK) goto done;
+    int bad = 0;
+    int64_t r0 = ds.plan.row_begin;
+    if (m.kind == DDP_TASK_LINEAR) {
+        bad |= write_rows_parallel(f, "prediction", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, ds.n_rows, 1, r0, ds.n_local, pred);
+    } else {
+        bad |= write_rows_parallel(f, "prediction", H5T_STD_I32LE, H5T_NATIVE_INT32, ds.n_rows, 1, r0, ds.n_local, cls);
+        bad |= write_rows_parallel(f, "probability", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, ds.n_rows, n_pred, r0, ds.n_local,
+                                   pred);
+    }
+    if (H5Fclose(f) < 0) bad = 1;
+    rc = bad ? DDP_EXIT_IO : DDP_OK;
+    if (rc != DDP_OK) ddp_errf(err, "predict: writing %s failed (disk full?)", tmp);
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc == DDP_OK && comm->rank == 0 && rename(tmp, cfg->out_path) != 0) {
+        ddp_errf(err, "predict: cannot rename %s to %s", tmp, cfg->out_path);
+        rc = DDP_EXIT_IO;
+    }
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc == DDP_OK && comm->rank == 0 && !cfg->quiet)
+        printf("predict: %lld rows -> %s (/prediction%s)\n", (long long)ds.n_rows, cfg->out_path,
+               m.kind == DDP_TASK_LINEAR ? "" : ", /probability");
+    if (rc != DDP_OK && comm->rank == 0) unlink(tmp);
+done:
+    free(cls);
+    free(pred);
+    ddp_data_free(&ds);
+    ddp_model_free(&m);
+    return rc;
+}
