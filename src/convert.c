@@ -29,8 +29,11 @@
 
 #define CONVERT_DEFAULT_CHUNK_ROWS 4096
 #define CONVERT_MAX_CHUNK_BYTES    ((uint64_t)4 << 20)
-#define CONVERT_MAX_LINE_BYTES     ((size_t)256 << 20)
-#define CONVERT_PATH_BYTES         4096
+/* Wide rows make feature chunks a few rows tall; label chunks stay at least
+ * this tall so a file does not hold one tiny chunk per label. */
+#define CONVERT_MIN_Y_CHUNK_ROWS 1024
+#define CONVERT_MAX_LINE_BYTES   ((size_t)256 << 20)
+#define CONVERT_PATH_BYTES       4096
 
 /* The input file and its current line. */
 typedef struct text_input {
@@ -256,11 +259,16 @@ static int writer_flush(h5_writer *w, int is_final, char *err)
     const ddp_config *cfg = w->cfg;
     if (w->n_buffered == 0) return DDP_OK;
     if (w->xd < 0) {
-        int64_t chunk_rows = (is_final && w->n_written == 0) ? w->n_buffered : w->block_rows;
+        int64_t chunk_rows = w->block_rows, y_chunk_rows = w->block_rows;
+        if (is_final && w->n_written == 0)
+            chunk_rows = y_chunk_rows = w->n_buffered;
+        else if (y_chunk_rows < CONVERT_MIN_Y_CHUNK_ROWS)
+            y_chunk_rows = CONVERT_MIN_Y_CHUNK_ROWS;
         w->xd = create_extendible(w->file, cfg->features_name, 2, w->n_features, chunk_rows,
                                   cfg->gzip_level);
         if (w->xd >= 0)
-            w->yd = create_extendible(w->file, cfg->labels_name, 1, 1, chunk_rows, cfg->gzip_level);
+            w->yd =
+                create_extendible(w->file, cfg->labels_name, 1, 1, y_chunk_rows, cfg->gzip_level);
         if (w->xd < 0 || w->yd < 0) {
             ddp_errf(err,
                      "convert: cannot create datasets '%s' and '%s' in %s; use names like /X and "
@@ -369,7 +377,8 @@ static int resolve_label(const ddp_config *cfg, const text_input *in, char *cons
             used += (size_t)n;
         }
         if (used + 1 >= sizeof names) snprintf(names + sizeof names - 5, 5, "...");
-        ddp_errf(err, "convert: %s: --label-col '%s' is not a column of the header on line %lld "
+        ddp_errf(err,
+                 "convert: %s: --label-col '%s' is not a column of the header on line %lld "
                  "(columns: %s)",
                  in->path, want, (long long)in->line_no, names);
         return DDP_EXIT_USAGE;
@@ -377,7 +386,8 @@ static int resolve_label(const ddp_config *cfg, const text_input *in, char *cons
     *label_field = found;
     if (has_header)
         snprintf(detail, detail_bytes, "header, label '%.64s' = column %zu", fields[found], found);
-    else snprintf(detail, detail_bytes, "no header, label = column %zu", found);
+    else
+        snprintf(detail, detail_bytes, "no header, label = column %zu", found);
     return DDP_OK;
 }
 
@@ -418,8 +428,10 @@ static int convert_csv(const ddp_config *cfg, text_input *in, char delimiter, h5
     int has_header = cfg->header >= 0 ? cfg->header : ddp_csv_is_header(fields, n_cols);
     if (n_cols < 2) {
         char shown[16];
-        if (delimiter == '\t') snprintf(shown, sizeof shown, "tab");
-        else snprintf(shown, sizeof shown, "'%c'", delimiter);
+        if (delimiter == '\t')
+            snprintf(shown, sizeof shown, "tab");
+        else
+            snprintf(shown, sizeof shown, "'%c'", delimiter);
         ddp_errf(err,
                  "convert: %s: line %lld has 1 field but at least 2 are needed (features and a "
                  "label); is the delimiter (%s) right? set it with --delimiter",
@@ -513,7 +525,7 @@ static int libsvm_next(const ddp_config *cfg, text_input *in, pair_buf *pb, int6
     if (rc != DDP_OK) return rc;
     if (ddp_libsvm_parse_line(in->line, min_index, max_index, label, pb->indices, pb->values,
                               pb->cap_pairs, n_pairs, why) != DDP_OK) {
-        if (cfg->format == DDP_TEXT_AUTO) {
+        if (cfg->format == DDP_TEXT_AUTO && strpbrk(in->line, ",;")) { /* looks like CSV */
             size_t len = strlen(why);
             snprintf(why + len, sizeof why - len,
                      " (read as LIBSVM because the name does not end in .csv/.tsv; use --format "
@@ -525,8 +537,8 @@ static int libsvm_next(const ddp_config *cfg, text_input *in, pair_buf *pb, int6
     return DDP_OK;
 }
 
-static int convert_libsvm(const ddp_config *cfg, text_input *in, h5_writer *w,
-                          convert_summary *sum, char *err)
+static int convert_libsvm(const ddp_config *cfg, text_input *in, h5_writer *w, convert_summary *sum,
+                          char *err)
 {
     pair_buf pb = {NULL, NULL, 0};
     float label = 0.0f;
@@ -537,7 +549,8 @@ static int convert_libsvm(const ddp_config *cfg, text_input *in, h5_writer *w,
      * whether index 0 occurs. */
     int64_t min_index = cfg->zero_based == 0 ? 1 : 0;
     int64_t max_index = INT32_MAX;
-    if (cfg->n_features > 0) max_index = cfg->zero_based == 1 ? cfg->n_features - 1 : cfg->n_features;
+    if (cfg->n_features > 0)
+        max_index = cfg->zero_based == 1 ? cfg->n_features - 1 : cfg->n_features;
     int64_t n_rows = 0, max_seen = -1, max_seen_line = 0, zero_line = 0;
     for (;;) {
         rc = libsvm_next(cfg, in, &pb, min_index, max_index, &label, &n_pairs, &eof, err);
@@ -565,8 +578,8 @@ static int convert_libsvm(const ddp_config *cfg, text_input *in, h5_writer *w,
             ddp_errf(err,
                      "convert: %s: line %lld: index %lld is beyond --n-features %lld (index 0 on "
                      "line %lld makes the file zero-based: indices 0..%lld); raise --n-features",
-                     in->path, (long long)max_seen_line, (long long)max_seen,
-                     (long long)n_features, (long long)zero_line, (long long)(n_features - 1));
+                     in->path, (long long)max_seen_line, (long long)max_seen, (long long)n_features,
+                     (long long)zero_line, (long long)(n_features - 1));
             rc = DDP_EXIT_USAGE;
             goto done;
         }
@@ -587,9 +600,11 @@ static int convert_libsvm(const ddp_config *cfg, text_input *in, h5_writer *w,
             goto done;
         }
     }
-    snprintf(sum->detail, sizeof sum->detail, "%s indices%s", zero_based ? "zero-based" : "one-based",
-             cfg->zero_based >= 0 ? "" : zero_based ? ", detected: index 0 occurs"
-                                                    : ", detected: no index 0");
+    snprintf(sum->detail, sizeof sum->detail, "%s indices%s",
+             zero_based ? "zero-based" : "one-based",
+             cfg->zero_based >= 0 ? ""
+             : zero_based         ? ", detected: index 0 occurs"
+                                  : ", detected: no index 0");
 
     /* Pass 2: the same lines again, scattered into dense zero-filled rows. */
     if (fseek(in->fp, 0, SEEK_SET) != 0) {
@@ -610,7 +625,8 @@ static int convert_libsvm(const ddp_config *cfg, text_input *in, h5_writer *w,
         if (rc != DDP_OK || eof) break;
         float *row = writer_row(w);
         memset(row, 0, (size_t)n_features * sizeof *row);
-        for (size_t k = 0; k < n_pairs; k++) row[pb.indices[k] - min_index] = pb.values[k];
+        for (size_t k = 0; k < n_pairs; k++)
+            row[pb.indices[k] - min_index] = pb.values[k];
         rc = writer_commit_row(w, label, err);
         if (rc != DDP_OK) break;
         n_rows_again++;
@@ -657,18 +673,24 @@ static int commit_output(const char *tmp_path, const char *out_path, char *err)
     }
     char dir[CONVERT_PATH_BYTES];
     const char *slash = strrchr(out_path, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == out_path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - out_path), out_path);
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == out_path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - out_path), out_path);
     (void)fsync_path(dir, 1); /* best effort: some file systems refuse directory fsync */
     return DDP_OK;
 }
 
 static void format_bytes(uint64_t n_bytes, char *out, size_t out_bytes)
 {
-    if (n_bytes >= 1000000000u) snprintf(out, out_bytes, "%.2f GB", (double)n_bytes / 1e9);
-    else if (n_bytes >= 1000000u) snprintf(out, out_bytes, "%.1f MB", (double)n_bytes / 1e6);
-    else snprintf(out, out_bytes, "%.1f kB", (double)n_bytes / 1e3);
+    if (n_bytes >= 1000000000u)
+        snprintf(out, out_bytes, "%.2f GB", (double)n_bytes / 1e9);
+    else if (n_bytes >= 1000000u)
+        snprintf(out, out_bytes, "%.1f MB", (double)n_bytes / 1e6);
+    else
+        snprintf(out, out_bytes, "%.1f kB", (double)n_bytes / 1e3);
 }
 
 static double peak_rss_mib(void)
@@ -683,20 +705,23 @@ static double peak_rss_mib(void)
 static int check_options(const ddp_config *cfg, ddp_text_format format, char *err)
 {
     if (format == DDP_TEXT_LIBSVM && (cfg->label_col || cfg->header >= 0 || cfg->delimiter)) {
-        ddp_errf(err, "convert: --label-col, --header/--no-header and --delimiter apply to CSV "
-                      "input; %s is read as LIBSVM (use --format csv if it is CSV)",
+        ddp_errf(err,
+                 "convert: --label-col, --header/--no-header and --delimiter apply to CSV "
+                 "input; %s is read as LIBSVM (use --format csv if it is CSV)",
                  cfg->in_path);
         return DDP_EXIT_USAGE;
     }
     if (format == DDP_TEXT_CSV && (cfg->zero_based >= 0 || cfg->n_features > 0)) {
-        ddp_errf(err, "convert: --zero-based/--one-based and --n-features apply to LIBSVM input; "
-                      "%s is read as CSV (use --format libsvm if it is LIBSVM)",
+        ddp_errf(err,
+                 "convert: --zero-based/--one-based and --n-features apply to LIBSVM input; "
+                 "%s is read as CSV (use --format libsvm if it is LIBSVM)",
                  cfg->in_path);
         return DDP_EXIT_USAGE;
     }
     if (strcmp(cfg->features_name, cfg->labels_name) == 0) {
-        ddp_errf(err, "convert: features and labels cannot both be '%s'; give --x-name and "
-                      "--y-name different names",
+        ddp_errf(err,
+                 "convert: features and labels cannot both be '%s'; give --x-name and "
+                 "--y-name different names",
                  cfg->features_name);
         return DDP_EXIT_USAGE;
     }
@@ -725,13 +750,15 @@ int ddp_convert_run(const ddp_config *cfg, char *err)
         format = has_suffix(cfg->in_path, ".csv") || has_suffix(cfg->in_path, ".tsv")
                      ? DDP_TEXT_CSV
                      : DDP_TEXT_LIBSVM;
-    char delimiter = cfg->delimiter ? cfg->delimiter : has_suffix(cfg->in_path, ".tsv") ? '\t' : ',';
+    char delimiter = cfg->delimiter                     ? cfg->delimiter
+                     : has_suffix(cfg->in_path, ".tsv") ? '\t'
+                                                        : ',';
     sum.format_name = format == DDP_TEXT_CSV ? "csv" : "libsvm";
 
     rc = check_options(cfg, format, err);
     if (rc != DDP_OK) goto out;
-    if ((size_t)snprintf(tmp_path, sizeof tmp_path, "%s.tmp.%ld", cfg->out_path,
-                         (long)getpid()) >= sizeof tmp_path) {
+    if ((size_t)snprintf(tmp_path, sizeof tmp_path, "%s.tmp.%ld", cfg->out_path, (long)getpid()) >=
+        sizeof tmp_path) {
         ddp_errf(err, "convert: output path is longer than %d bytes", CONVERT_PATH_BYTES - 32);
         rc = DDP_EXIT_USAGE;
         goto out;
@@ -740,8 +767,10 @@ int ddp_convert_run(const ddp_config *cfg, char *err)
     rc = input_open(&in, cfg->in_path, err);
     if (rc != DDP_OK) goto out;
 
-    if (format == DDP_TEXT_CSV) rc = convert_csv(cfg, &in, delimiter, &w, &sum, err);
-    else rc = convert_libsvm(cfg, &in, &w, &sum, err);
+    if (format == DDP_TEXT_CSV)
+        rc = convert_csv(cfg, &in, delimiter, &w, &sum, err);
+    else
+        rc = convert_libsvm(cfg, &in, &w, &sum, err);
     int64_t n_rows = w.n_written + w.n_buffered;
     float y_min = w.y_min, y_max = w.y_max;
     int64_t n_features = w.n_features;
@@ -754,9 +783,9 @@ int ddp_convert_run(const ddp_config *cfg, char *err)
                      sizeof size_text);
         printf("convert: %s %s [%s]: %lld rows x %lld features, labels min %g max %g -> %s (%s) "
                "in %.2f s, peak RSS %.1f MiB\n",
-               sum.format_name, cfg->in_path, sum.detail, (long long)n_rows,
-               (long long)n_features, (double)y_min, (double)y_max, cfg->out_path, size_text,
-               ddp_now() - t0, peak_rss_mib());
+               sum.format_name, cfg->in_path, sum.detail, (long long)n_rows, (long long)n_features,
+               (double)y_min, (double)y_max, cfg->out_path, size_text, ddp_now() - t0,
+               peak_rss_mib());
         fflush(stdout);
     }
 out:

@@ -36,7 +36,8 @@ static void show_token(const char *tok, size_t n_bytes, char *out, size_t out_by
         out[w++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
     }
     if (n_show < n_bytes) {
-        for (int i = 0; i < 3 && w + 1 < out_bytes; i++) out[w++] = '.';
+        for (int i = 0; i < 3 && w + 1 < out_bytes; i++)
+            out[w++] = '.';
     }
     out[w] = '\0';
 }
@@ -81,7 +82,9 @@ static void describe_number(num_status st, const char *tok, size_t n_bytes, char
                  "empty (no number); training data needs a value here (fill it in or drop the "
                  "row)");
         break;
-    case NUM_NOT_NUMBER: snprintf(out, out_bytes, "'%s' is not a number", shown); break;
+    case NUM_NOT_NUMBER:
+        snprintf(out, out_bytes, "'%s' is not a number", shown);
+        break;
     case NUM_NONFINITE:
         snprintf(out, out_bytes,
                  "'%s' is not a finite number; training data must be finite (impute or drop the "
@@ -92,7 +95,9 @@ static void describe_number(num_status st, const char *tok, size_t n_bytes, char
         snprintf(out, out_bytes, "'%s' overflows float32 (|v| > %.3g); rescale the column", shown,
                  (double)FLT_MAX);
         break;
-    case NUM_OK: snprintf(out, out_bytes, "ok"); break;
+    case NUM_OK:
+        snprintf(out, out_bytes, "ok");
+        break;
     }
 }
 
@@ -127,7 +132,8 @@ int ddp_csv_split(char *line, char delimiter, char **fields, size_t max_fields, 
     int rc = DDP_OK;
 
     for (;;) {
-        while (p < end && is_trim(*p, delimiter)) p++;
+        while (p < end && is_trim(*p, delimiter))
+            p++;
         char *start = p; /* the field's text begins here (after unquoting too) */
         char *stop = NULL;
         if (p < end && *p == '"') {
@@ -157,7 +163,8 @@ int ddp_csv_split(char *line, char delimiter, char **fields, size_t max_fields, 
                 rc = DDP_EXIT_USAGE;
                 goto done;
             }
-            while (q < end && is_trim(*q, delimiter)) q++;
+            while (q < end && is_trim(*q, delimiter))
+                q++;
             if (q < end && *q != delimiter) {
                 size_t n_rest = strcspn(q, (char[]){delimiter, '\0'});
                 show_token(q, n_rest, shown, sizeof shown);
@@ -171,9 +178,11 @@ int ddp_csv_split(char *line, char delimiter, char **fields, size_t max_fields, 
             stop = w;
             p = q;
         } else {
-            while (p < end && *p != delimiter) p++;
+            while (p < end && *p != delimiter)
+                p++;
             stop = p;
-            while (stop > start && is_trim(stop[-1], delimiter)) stop--;
+            while (stop > start && is_trim(stop[-1], delimiter))
+                stop--;
         }
         int at_delimiter = p < end; /* decided before the NUL below may overwrite it */
         if (n < max_fields) fields[n] = start;
@@ -236,8 +245,10 @@ int ddp_csv_parse_row(char *line, char delimiter, size_t n_fields, size_t label_
                      i == label_field ? " (the label)" : "", why);
             return DDP_EXIT_USAGE;
         }
-        if (i == label_field) *label = v;
-        else x[j++] = v;
+        if (i == label_field)
+            *label = v;
+        else
+            x[j++] = v;
     }
     return DDP_OK;
 }
@@ -288,9 +299,11 @@ int ddp_libsvm_parse_line(const char *line, int64_t min_index, int64_t max_index
     int64_t prev = min_index - 1;
     int rc = DDP_EXIT_USAGE;
 
-    while (p < end && is_space(*p)) p++;
+    while (p < end && is_space(*p))
+        p++;
     const char *tok = p;
-    while (p < end && !is_space(*p)) p++;
+    while (p < end && !is_space(*p))
+        p++;
     size_t tok_bytes = (size_t)(p - tok);
     if (tok_bytes == 0) {
         ddp_errf(err, "missing label: a LIBSVM line is 'label idx:val idx:val ...'");
@@ -307,17 +320,18 @@ int ddp_libsvm_parse_line(const char *line, int64_t min_index, int64_t max_index
     }
 
     for (;;) {
-        while (p < end && is_space(*p)) p++;
+        while (p < end && is_space(*p))
+            p++;
         if (p == end) break;
         tok = p;
-        while (p < end && !is_space(*p)) p++;
+        while (p < end && !is_space(*p))
+            p++;
         tok_bytes = (size_t)(p - tok);
         show_token(tok, tok_bytes, shown, sizeof shown);
         if (tok_bytes >= 4 && memcmp(tok, "qid:", 4) == 0) continue; /* SVMlight query id */
         const char *colon = memchr(tok, ':', tok_bytes);
         if (!colon) {
-            ddp_errf(err, "pair %zu: missing ':' in '%s'; pairs are written idx:val", n + 1,
-                     shown);
+            ddp_errf(err, "pair %zu: missing ':' in '%s'; pairs are written idx:val", n + 1, shown);
             goto done;
         }
         int64_t idx = 0;

@@ -298,9 +298,9 @@ static void test_libsvm_good(void **state)
     int64_t idx[8];
     float val[8], y = 0.0f;
     size_t n = 0;
-    assert_int_equal(ddp_libsvm_parse_line("+1 1:0.5 3:-2 10:1e2\n", 1, INT32_MAX, &y, idx, val, 8,
-                                           &n, g_err),
-                     DDP_OK);
+    assert_int_equal(
+        ddp_libsvm_parse_line("+1 1:0.5 3:-2 10:1e2\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err),
+        DDP_OK);
     assert_true(y == 1.0f);
     assert_int_equal(n, 3);
     assert_int_equal(idx[0], 1);
@@ -315,8 +315,8 @@ static void test_libsvm_qid_comment_crlf_tabs(void **state)
     int64_t idx[8];
     float val[8], y = 0.0f;
     size_t n = 0;
-    assert_int_equal(ddp_libsvm_parse_line("-1\tqid:7  2:1\t4:2 # doc 12: x:y\r\n", 1, INT32_MAX, &y,
-                                           idx, val, 8, &n, g_err),
+    assert_int_equal(ddp_libsvm_parse_line("-1\tqid:7  2:1\t4:2 # doc 12: x:y\r\n", 1, INT32_MAX,
+                                           &y, idx, val, 8, &n, g_err),
                      DDP_OK);
     assert_true(y == -1.0f);
     assert_int_equal(n, 2);
@@ -325,7 +325,8 @@ static void test_libsvm_qid_comment_crlf_tabs(void **state)
     assert_true(val[1] == 2.0f);
 
     /* only a label: an all-zero row */
-    assert_int_equal(ddp_libsvm_parse_line("3\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err), DDP_OK);
+    assert_int_equal(ddp_libsvm_parse_line("3\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err),
+                     DDP_OK);
     assert_int_equal(n, 0);
     assert_true(y == 3.0f);
 
@@ -358,8 +359,9 @@ static void test_libsvm_missing_colon(void **state)
     int64_t idx[8];
     float val[8], y;
     size_t n = 0;
-    assert_int_equal(ddp_libsvm_parse_line("1 1:2 3 4:5\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err),
-                     DDP_EXIT_USAGE);
+    assert_int_equal(
+        ddp_libsvm_parse_line("1 1:2 3 4:5\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err),
+        DDP_EXIT_USAGE);
     assert_msg_has("pair 2", "missing ':'", "'3'", NULL);
 }
 
@@ -416,9 +418,9 @@ static void test_libsvm_bad_value(void **state)
     assert_int_equal(ddp_libsvm_parse_line("1 1:nan\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err),
                      DDP_EXIT_USAGE);
     assert_msg_has("pair 1", "finite", NULL);
-    assert_int_equal(ddp_libsvm_parse_line("1 1:1 2:4e38\n", 1, INT32_MAX, &y, idx, val, 8, &n,
-                                           g_err),
-                     DDP_EXIT_USAGE);
+    assert_int_equal(
+        ddp_libsvm_parse_line("1 1:1 2:4e38\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err),
+        DDP_EXIT_USAGE);
     assert_msg_has("pair 2", "overflows float32", NULL);
 }
 
@@ -428,8 +430,9 @@ static void test_libsvm_garbage_after_value(void **state)
     int64_t idx[8];
     float val[8], y;
     size_t n = 0;
-    assert_int_equal(ddp_libsvm_parse_line("1 1:2.5abc\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err),
-                     DDP_EXIT_USAGE);
+    assert_int_equal(
+        ddp_libsvm_parse_line("1 1:2.5abc\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err),
+        DDP_EXIT_USAGE);
     assert_msg_has("pair 1", "'2.5abc'", "not a number", NULL);
     assert_int_equal(ddp_libsvm_parse_line("1 1:2:3\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err),
                      DDP_EXIT_USAGE);
@@ -448,9 +451,9 @@ static void test_libsvm_bad_label(void **state)
     assert_int_equal(ddp_libsvm_parse_line("cat 1:1\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err),
                      DDP_EXIT_USAGE);
     assert_msg_has("label", "'cat'", "not a number", NULL);
-    assert_int_equal(ddp_libsvm_parse_line("  # only a comment\n", 1, INT32_MAX, &y, idx, val, 8, &n,
-                                           g_err),
-                     DDP_EXIT_USAGE);
+    assert_int_equal(
+        ddp_libsvm_parse_line("  # only a comment\n", 1, INT32_MAX, &y, idx, val, 8, &n, g_err),
+        DDP_EXIT_USAGE);
     assert_msg_has("missing label", NULL);
 }
 
@@ -460,9 +463,9 @@ static void test_libsvm_too_many_pairs(void **state)
     int64_t idx[2];
     float val[2], y;
     size_t n = 0;
-    assert_int_equal(ddp_libsvm_parse_line("1 1:1 2:2 3:3\n", 1, INT32_MAX, &y, idx, val, 2, &n,
-                                           g_err),
-                     DDP_EXIT_USAGE);
+    assert_int_equal(
+        ddp_libsvm_parse_line("1 1:1 2:2 3:3\n", 1, INT32_MAX, &y, idx, val, 2, &n, g_err),
+        DDP_EXIT_USAGE);
     assert_msg_has("more than 2", "pairs", "capacity", NULL);
 }
 
@@ -472,13 +475,15 @@ static void test_libsvm_max_pairs_bound(void **state)
     /* the densest possible line must fit the bound */
     char line[4096];
     size_t used = (size_t)snprintf(line, sizeof line, "1");
-    for (int i = 1; i <= 9; i++) used += (size_t)snprintf(line + used, sizeof line - used, " %d:1", i);
+    for (int i = 1; i <= 9; i++)
+        used += (size_t)snprintf(line + used, sizeof line - used, " %d:1", i);
     int64_t idx[64];
     float val[64], y;
     size_t n = 0;
     size_t cap = ddp_libsvm_max_pairs(strlen(line));
     assert_true(cap >= 9 && cap <= 64);
-    assert_int_equal(ddp_libsvm_parse_line(line, 1, INT32_MAX, &y, idx, val, cap, &n, g_err), DDP_OK);
+    assert_int_equal(ddp_libsvm_parse_line(line, 1, INT32_MAX, &y, idx, val, cap, &n, g_err),
+                     DDP_OK);
     assert_int_equal(n, 9);
 }
 
