@@ -82,6 +82,7 @@ enum opt_id {
     OPT_MAX_SKIPS,
     OPT_CHECK_EVERY,
     OPT_CHECKPOINT,
+    OPT_PROGRESS,
 };
 
 typedef struct opt_spec {
@@ -136,6 +137,7 @@ static const opt_spec OPTS[] = {
     {{"nan-policy", required_argument, NULL, OPT_NAN_POLICY}, TRAIN},
     {{"max-skips", required_argument, NULL, OPT_MAX_SKIPS}, TRAIN},
     {{"check-every", required_argument, NULL, OPT_CHECK_EVERY}, TRAIN},
+    {{"progress", required_argument, NULL, OPT_PROGRESS}, TRAIN},
     {{"checkpoint", required_argument, NULL, OPT_CHECKPOINT}, CMD_BIT(DDP_CMD_EVAL) | CMD_BIT(DDP_CMD_PREDICT)},
     {{"checksum", no_argument, NULL, OPT_CHECKSUM}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO)},
     {{"out", required_argument, NULL, OPT_OUT},
@@ -277,6 +279,7 @@ static void set_defaults(ddp_config *cfg)
     cfg->log_every = 0;
     cfg->max_skips = 10;
     cfg->check_every = 100;
+    cfg->progress = -1;
 }
 
 /* After parsing: fill the optimizer defaults the user did not override,
@@ -488,6 +491,15 @@ static int apply_option(ddp_config *cfg, int id, const char *arg, char *err)
     case OPT_MAX_SKIPS: rc = ddp_parse_i64(arg, 1, INT64_C(1) << 40, what, &cfg->max_skips, err); break;
     case OPT_CHECK_EVERY: rc = ddp_parse_i64(arg, 0, INT64_C(1) << 50, what, &cfg->check_every, err); break;
     case OPT_CHECKPOINT: cfg->ckpt_path = arg; break;
+    case OPT_PROGRESS:
+        if (strcmp(arg, "auto") == 0) cfg->progress = -1;
+        else if (strcmp(arg, "on") == 0) cfg->progress = 1;
+        else if (strcmp(arg, "off") == 0) cfg->progress = 0;
+        else {
+            ddp_errf(err, "--progress: '%s' must be auto, on or off", arg);
+            return DDP_EXIT_USAGE;
+        }
+        break;
     default: DDP_ASSERT(0 && "option in table without handler");
     }
     (void)v;
@@ -759,6 +771,8 @@ void ddp_config_usage(ddp_command cmd, FILE *out)
               "      --threads T           OpenMP threads per rank (default: cores available to the rank)\n"
               "output\n"
               "      --log-every N         a log line every N steps (default: per epoch)\n"
+              "      --progress P          auto (default: a live bar when run directly on a terminal;\n"
+              "                            under mpirun ranks cannot tell, so plain lines) | on | off\n"
               "      --print-weights       print parameter values at each log line\n"
               "      --metrics FILE        one JSON object per log line (JSONL)\n"
               "      --save FILE           final weights (checkpoint layout, readable with h5py)\n"

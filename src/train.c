@@ -58,6 +58,8 @@ typedef struct trainer {
     float *std_scale;    /* [n_features] */
     int n_threads;
     ddp_lr_config lr;    /* schedule with the run's horizon filled in */
+    int bar;             /* rank 0 draws the progress bar */
+    ddp_optim backup;    /* --nan-policy skip: optimizer state before the step */
     ddp_timers timers;
     FILE *metrics;
     char command_line[2048];
@@ -175,6 +177,7 @@ static int setup(trainer *t, char *err)
     }
 
     rc = ddp_optim_init(&t->opt, &cfg->optim, t->model.n_params, err);
+    if (rc == DDP_OK && cfg->nan_skip) rc = ddp_optim_init(&t->backup, &cfg->optim, t->model.n_params, err);
     if (rc == DDP_OK)
         rc = ddp_sampler_init(&t->sampler, &t->train.plan, cfg->batch_size, cfg->drop_last, cfg->shuffle, cfg->seed,
                               err);
@@ -224,6 +227,7 @@ static void teardown(trainer *t)
     free(t->std_scale);
     free(t->std_mean);
     ddp_sampler_free(&t->sampler);
+    ddp_optim_free(&t->backup);
     ddp_optim_free(&t->opt);
     ddp_model_free(&t->model);
     ddp_data_free(&t->val);
@@ -418,6 +422,7 @@ static int train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, step_r
 
     double lr = ddp_lr_at(&t->lr, step);
     memcpy(t->prev_params, m->params, (size_t)m->n_params * sizeof(float));
+    if (cfg->nan_skip) ddp_optim_copy_state(&t->backup, &t->opt);
     ddp_optim_step(&t->opt, m->params, t->grad_mean, lr, t->ranges, t->n_ranges);
     double un = 0;
     bad = -1;
@@ -428,6 +433,12 @@ static int train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, step_r
     }
     res->update_norm = sqrt(un);
     ddp_timer_stop(&t->timers, DDP_PHASE_OPTIM, ddp_now());
+    if (bad >= 0 && cfg->nan_skip) { /* undo the step entirely: weights and optimizer state */
+        memcpy(m->params, t->prev_params, (size_t)m->n_params * sizeof(float));
+        ddp_optim_copy_state(&t->opt, &t->backup);
+        res->skipped = 1;
+        return DDP_OK;
+    }
     if (bad >= 0) {
         int64_t inner = 0;
         const char *name = tensor_of(m, bad, &inner);
@@ -483,7 +494,7 @@ static void emit_log(trainer *t, const char *kind, int64_t step, int64_t epoch, 
     }
     if (t->comm->rank != 0) return;
     if (!t->cfg->quiet) {
-        if (isatty(STDOUT_FILENO)) printf("\r%*s\r", 100, "");
+        if (t->bar) printf("\r%*s\r", 100, "");
         ddp_log_print(stdout, &r);
         if (t->cfg->print_weights) print_weights(t);
         fflush(stdout);
@@ -509,7 +520,13 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
     t.lr = cfg->lr;
     if (t.lr.total_steps == 0) t.lr.total_steps = total; /* cosine's horizon is the run's length */
 
-    int tty = comm->rank == 0 && !cfg->quiet && isatty(STDOUT_FILENO);
+    /* Open MPI hands every rank a pseudo-terminal for stdout, so isatty() is
+     * true under mpirun even when the output goes to a file: auto draws the
+     * bar only for a direct (singleton) run on a terminal. */
+    int want_bar = cfg->progress == 1 ||
+                   (cfg->progress == -1 && isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE"));
+    t.bar = comm->rank == 0 && !cfg->quiet && want_bar;
+    int tty = t.bar;
     double best = INFINITY, t_start = ddp_now(), last_bar = 0;
     int64_t step = 0, bad_epochs = 0, consecutive_skips = 0, epoch = 0;
     const char *stop_reason = "finished";

@@ -102,6 +102,7 @@ typedef struct ddp_config {
     int64_t max_skips;        /* --max-skips K consecutive skipped steps before stopping */
     int64_t check_every;      /* --check-every N: cross-rank parameter checksum period */
     const char *ckpt_path;    /* --checkpoint FILE (eval, predict) */
+    int progress;             /* --progress: -1 auto (terminal and not under mpirun), 0 off, 1 on */
 } ddp_config;
 
 /* Fills cfg with defaults, then parses argv. Returns DDP_OK or

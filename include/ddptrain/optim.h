@@ -59,6 +59,9 @@ typedef struct ddp_optim {
 /* Allocates (zeroed) only the states the configuration needs. */
 int ddp_optim_init(ddp_optim *opt, const ddp_optim_config *cfg, int64_t n_params, char *err);
 void ddp_optim_free(ddp_optim *opt);
+/* Copy the whole state (buffers, step) between two optimizers initialised
+ * with the same configuration and size. */
+void ddp_optim_copy_state(ddp_optim *dst, const ddp_optim *src);
 
 /* One step at learning rate lr over the element ranges given (frozen
  * tensors are simply not listed, so they and their state stay bitwise

@@ -24,6 +24,8 @@ check() { # check "description" command...
     if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
+# mpirun forwards stdin to rank 0: every run reads /dev/null, so a test
+# looping over `while read` lines keeps its input.
 # run_ranks N SECONDS -- cmd...: runs cmd on N ranks under mpirun with a time
 # limit. Sets RC (the largest per-rank code, or mpirun's own code when a rank
 # did not report, e.g. 124 on timeout), RANK_RCS (sorted unique per-rank codes,
@@ -38,7 +40,7 @@ run_ranks() {
     OUT="$rcdir/out"; ERR="$rcdir/err"
     local t0; t0=$(date +%s.%N)
     timeout --kill-after=5 "$limit" mpirun -n "$n" bash -c \
-        '"$@"; echo $? > "'"$rcdir"'/rc.$OMPI_COMM_WORLD_RANK"' _ "$@" >"$OUT" 2>"$ERR"
+        '"$@"; echo $? > "'"$rcdir"'/rc.$OMPI_COMM_WORLD_RANK"' _ "$@" </dev/null >"$OUT" 2>"$ERR"
     RC=$?
     ELAPSED=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')
     local got; got=$(ls "$rcdir" | grep -c '^rc\.' || true)
@@ -54,7 +56,7 @@ run_ranks() {
 run_mpirun() {
     local n="$1" limit="$2"; shift 3
     OUT="$TMP/mpirun.out"; ERR="$TMP/mpirun.err"
-    timeout --kill-after=5 "$limit" mpirun -n "$n" "$@" >"$OUT" 2>"$ERR"
+    timeout --kill-after=5 "$limit" mpirun -n "$n" "$@" </dev/null >"$OUT" 2>"$ERR"
     RC=$?
 }
 

@@ -10,8 +10,10 @@ CMP="$DDP_BUILD_DIR/h5compare"
 RTOL=1e-5
 ATOL=1e-7 # for elements that are ~0 (|b| < 1e-2 makes this the binding bound)
 
+N_CASES=0
 while IFS=$'\t' read -r name args; do
     case "$name" in '#'* | '') continue ;; esac
+    N_CASES=$((N_CASES + 1))
     fx="$GOLDEN/$name.h5"
     out="$TMP/$name.out.h5"
     # shellcheck disable=SC2086
@@ -30,6 +32,9 @@ while IFS=$'\t' read -r name args; do
         fail "$name ($args): weight: $w; bias: $b"
     fi
 done < "$GOLDEN/index.txt"
+
+N_INDEX=$(grep -cv '^#' "$GOLDEN/index.txt")
+check "every fixture in index.txt was run ($N_CASES of $N_INDEX, at least 20)" test "$N_CASES" -eq "$N_INDEX" -a "$N_CASES" -ge 20
 
 # The 3-point case by hand as well: x = 1,2,3; y = 2,4,6; w0 = 0.5, b0 = 0.1;
 # one SGD step with lr 0.01 on the MSE gives w = 0.636, b = 0.158.

@@ -1,0 +1,378 @@
+/* kernels.c — the hot loops: fused forward + backward (and forward-only
+ * evaluation) of one linear layer with its loss over a selection of rows.
+ *
+ * ddp_kernel_grad is the fast one: OpenMP over contiguous static chunks of
+ * the selected rows, one accumulator block per thread in the caller's
+ * scratch, blocks summed in thread order — so the result is deterministic
+ * for a fixed thread count. Each row is read from memory once: all n_out dot
+ * products in one pass, then the gradient update while the row is in cache.
+ * ddp_kernel_grad_ref is the plain single-threaded reference the tests hold
+ * it to (softmax there recomputes logits instead of storing them, so it
+ * needs no scratch and shares no code path with the fast kernel's softmax).
+ *
+ * Deliberately not here: MPI, HDF5, I/O, allocation, exit. Labels are
+ * validated by the data loader; an out-of-range class id here only makes
+ * the loss NaN, which the training loop reports as a numeric failure. */
+#include "ddptrain/kernels.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#define DDP_OMP(directive) _Pragma(#directive)
+#else
+#define DDP_OMP(directive)
+#endif
+
+/* Evaluation has no scratch: per-thread partial sums live on the stack. */
+#define EVAL_MAX_THREADS 256
+/* Per-thread blocks start on their own cache line (8 doubles = 64 bytes). */
+#define LINE_DOUBLES 8
+
+/* ------------------------------------------------------------ row math */
+
+/* Dot product of a float weight row and a float feature row, in double. The
+ * simd reduction lets the compiler reorder the sum into vector lanes. */
+static inline double dot_fast(const float *restrict w, const float *restrict x, int64_t n)
+{
+    double acc = 0.0;
+    DDP_OMP(omp simd reduction(+ : acc))
+    for (int64_t j = 0; j < n; j++)
+        acc += (double)w[j] * (double)x[j];
+    return acc;
+}
+
+/* g += a * x */
+static inline void axpy_fast(double *restrict g, double a, const float *restrict x, int64_t n)
+{
+    DDP_OMP(omp simd)
+    for (int64_t j = 0; j < n; j++)
+        g[j] += a * (double)x[j];
+}
+
+static double dot_ref(const float *w, const float *x, int64_t n)
+{
+    double acc = 0.0;
+    for (int64_t j = 0; j < n; j++)
+        acc += (double)w[j] * (double)x[j];
+    return acc;
+}
+
+/* BCE with logits: max(z,0) - z y + log1p(exp(-|z|)); never overflows. */
+static inline double bce_logits(double z, double y)
+{
+    return (z > 0 ? z : 0.0) - z * y + log1p(exp(-fabs(z)));
+}
+
+/* 1 / (1 + exp(-z)) without overflow for large |z|. */
+static inline double sigmoid(double z)
+{
+    if (z >= 0) return 1.0 / (1.0 + exp(-z));
+    double e = exp(z);
+    return e / (1.0 + e);
+}
+
+/* Class id of a softmax label, or -1 if it is not an integer in [0, C). */
+static inline int64_t class_of(float y, int64_t n_classes)
+{
+    if (!(y >= 0.0f && y < (float)n_classes) || y != floorf(y)) return -1;
+    return (int64_t)y;
+}
+
+/* Streaming log-sum-exp: feed logits one by one; no storage needed. */
+typedef struct lse_acc {
+    double max, sum; /* sum of exp(z - max) */
+} lse_acc;
+
+static inline void lse_add(lse_acc *a, double z)
+{
+    if (z > a->max) {
+        a->sum = a->sum * exp(a->max - z) + 1.0;
+        a->max = z;
+    } else {
+        a->sum += exp(z - a->max); /* also propagates NaN */
+    }
+}
+
+/* Softmax cross-entropy of one row: z [C] logits in, dz = softmax(z) -
+ * onehot(c) out (in place); returns logsumexp(z) - z_c. */
+static inline double softmax_row(double *restrict z, int64_t n_classes, int64_t c)
+{
+    double m = z[0];
+    for (int64_t k = 1; k < n_classes; k++)
+        m = z[k] > m ? z[k] : m;
+    double zc = c >= 0 ? z[c] : NAN;
+    double s = 0.0;
+    for (int64_t k = 0; k < n_classes; k++) {
+        z[k] = exp(z[k] - m);
+        s += z[k];
+    }
+    double inv = 1.0 / s;
+    for (int64_t k = 0; k < n_classes; k++)
+        z[k] *= inv;
+    if (c >= 0) z[c] -= 1.0;
+    return m + log(s) - zc;
+}
+
+/* Fused forward + backward of one row into the accumulators g [n_out*F +
+ * n_out]; z [n_out] is per-thread space. Returns the row's loss. */
+static inline double row_grad_fast(ddp_task kind, const float *restrict x, float y,
+                                   const float *restrict w, const float *restrict b,
+                                   int64_t n_features, int64_t n_out, double *restrict g,
+                                   double *restrict z)
+{
+    /* pass 1 over the row: every output's logit */
+    for (int64_t k = 0; k < n_out; k++)
+        z[k] = (double)b[k] + dot_fast(w + k * n_features, x, n_features);
+    double loss;
+    switch (kind) {
+    case DDP_TASK_LINEAR: {
+        double r = z[0] - (double)y;
+        loss = r * r;
+        z[0] = 2.0 * r;
+        break;
+    }
+    case DDP_TASK_LOGISTIC:
+        loss = bce_logits(z[0], (double)y);
+        z[0] = sigmoid(z[0]) - (double)y;
+        break;
+    case DDP_TASK_SOFTMAX:
+        loss = softmax_row(z, n_out, class_of(y, n_out));
+        break;
+    default:
+        return NAN;
+    }
+    /* pass 2 over the same row, still in cache: the gradient */
+    double *restrict gb = g + n_out * n_features;
+    for (int64_t k = 0; k < n_out; k++) {
+        axpy_fast(g + k * n_features, z[k], x, n_features);
+        gb[k] += z[k];
+    }
+    return loss;
+}
+
+/* ------------------------------------------------------------- scratch */
+
+static int64_t block_stride(int64_t n_params, int64_t n_out)
+{
+    int64_t n = n_params + n_out + 1; /* grad, logits, loss */
+    return (n + LINE_DOUBLES - 1) / LINE_DOUBLES * LINE_DOUBLES;
+}
+
+int64_t ddp_kernel_scratch_elems(int64_t n_params, int n_out, int n_threads)
+{
+    if (n_threads < 1) n_threads = 1;
+    /* + one line of slack so the blocks can start on a 64-byte boundary */
+    return (int64_t)n_threads * block_stride(n_params, n_out) + LINE_DOUBLES;
+}
+
+static double *align_line(double *p)
+{
+    uintptr_t a = ((uintptr_t)p + 63u) & ~(uintptr_t)63u;
+    return (double *)a;
+}
+
+/* Rows [lo, hi) of n split into n_parts contiguous chunks, part t. */
+static void chunk(int64_t n, int t, int n_parts, int64_t *lo, int64_t *hi)
+{
+    int64_t q = n / n_parts, r = n % n_parts;
+    *lo = q * t + (t < r ? t : r);
+    *hi = *lo + q + (t < r ? 1 : 0);
+}
+
+/* ----------------------------------------------------------- gradients */
+
+void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const float *w,
+                     const float *b, double *grad, double *loss_sum, double *scratch, int n_threads)
+{
+    const int64_t F = batch->n_features, n_idx = batch->n_idx;
+    const int64_t n_params = n_out * F + n_out, stride = block_stride(n_params, n_out);
+    const float *restrict xs = batch->x;
+    const float *restrict ys = batch->y;
+    const int64_t *restrict idx = batch->idx;
+    double *base = align_line(scratch);
+    if (n_threads < 1) n_threads = 1;
+    (void)n_threads; /* unused without OpenMP */
+
+    DDP_OMP(omp parallel num_threads(n_threads))
+    {
+        int t = 0, n_team = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        n_team = omp_get_num_threads();
+#endif
+        double *restrict g = base + (int64_t)t * stride;
+        double *restrict z = g + n_params;
+        memset(g, 0, (size_t)n_params * sizeof(double)); /* first touch by the owner */
+        int64_t lo, hi;
+        chunk(n_idx, t, n_team, &lo, &hi);
+        double loss = 0.0;
+        for (int64_t i = lo; i < hi; i++) {
+            int64_t row = idx ? idx[i] : i;
+            loss += row_grad_fast(kind, xs + row * F, ys[row], w, b, F, n_out, g, z);
+        }
+        z[n_out] = loss;
+        DDP_OMP(omp barrier)
+        /* sum the blocks in thread order: deterministic for a fixed team */
+        DDP_OMP(omp for schedule(static))
+        for (int64_t p = 0; p < n_params; p++) {
+            double s = 0.0;
+            for (int u = 0; u < n_team; u++)
+                s += base[(int64_t)u * stride + p];
+            grad[p] = s;
+        }
+        DDP_OMP(omp single)
+        {
+            double s = 0.0;
+            for (int u = 0; u < n_team; u++)
+                s += base[(int64_t)u * stride + n_params + n_out];
+            *loss_sum = s;
+        }
+    }
+}
+
+void ddp_kernel_grad_ref(ddp_task kind, const ddp_batch *batch, int64_t n_out, const float *w,
+                         const float *b, double *grad, double *loss_sum)
+{
+    const int64_t F = batch->n_features;
+    double *gb = grad + n_out * F;
+    double loss = 0.0;
+    memset(grad, 0, (size_t)(n_out * F + n_out) * sizeof(double));
+    for (int64_t i = 0; i < batch->n_idx; i++) {
+        int64_t row = batch->idx ? batch->idx[i] : i;
+        const float *x = batch->x + row * F;
+        double y = (double)batch->y[row];
+        if (kind == DDP_TASK_SOFTMAX) {
+            /* logsumexp streamed; logits recomputed for the gradient */
+            int64_t c = class_of(batch->y[row], n_out);
+            lse_acc a = {-INFINITY, 0.0};
+            double zc = NAN;
+            for (int64_t k = 0; k < n_out; k++) {
+                double zk = (double)b[k] + dot_ref(w + k * F, x, F);
+                lse_add(&a, zk);
+                if (k == c) zc = zk;
+            }
+            double lse = a.max + log(a.sum);
+            loss += lse - zc;
+            for (int64_t k = 0; k < n_out; k++) {
+                double zk = (double)b[k] + dot_ref(w + k * F, x, F);
+                double dz = exp(zk - lse) - (k == c ? 1.0 : 0.0);
+                for (int64_t j = 0; j < F; j++)
+                    grad[k * F + j] += dz * (double)x[j];
+                gb[k] += dz;
+            }
+        } else {
+            double z = (double)b[0] + dot_ref(w, x, F), dz;
+            if (kind == DDP_TASK_LINEAR) {
+                loss += (z - y) * (z - y);
+                dz = 2.0 * (z - y);
+            } else if (kind == DDP_TASK_LOGISTIC) {
+                loss += bce_logits(z, y);
+                dz = sigmoid(z) - y;
+            } else {
+                loss = NAN;
+                continue;
+            }
+            for (int64_t j = 0; j < F; j++)
+                grad[j] += dz * (double)x[j];
+            gb[0] += dz;
+        }
+    }
+    *loss_sum = loss;
+}
+
+/* ----------------------------------------------------------- evaluation */
+
+typedef struct eval_part {
+    double loss_sum, n_correct, sse, sum_y, sum_y2;
+    double pad[3]; /* one cache line per thread */
+} eval_part;
+
+/* Forward of one row: updates the partial sums, writes n_pred predictions
+ * to pred if non-NULL. */
+static inline void row_eval(ddp_task kind, const float *restrict x, float yf,
+                            const float *restrict w, const float *restrict b, int64_t F,
+                            int64_t n_out, eval_part *s, float *restrict pred)
+{
+    double y = (double)yf;
+    if (kind == DDP_TASK_SOFTMAX) {
+        int64_t c = class_of(yf, n_out), best = 0;
+        lse_acc a = {-INFINITY, 0.0};
+        double zc = NAN;
+        for (int64_t k = 0; k < n_out; k++) {
+            double zk = (double)b[k] + dot_fast(w + k * F, x, F);
+            if (zk > a.max) best = k; /* strict: the first max wins ties */
+            lse_add(&a, zk);
+            if (k == c) zc = zk;
+        }
+        double lse = a.max + log(a.sum);
+        s->loss_sum += lse - zc;
+        s->n_correct += (c >= 0 && best == c) ? 1.0 : 0.0;
+        if (pred)
+            for (int64_t k = 0; k < n_out; k++)
+                pred[k] = (float)exp((double)b[k] + dot_fast(w + k * F, x, F) - lse);
+        return;
+    }
+    double z = (double)b[0] + dot_fast(w, x, F);
+    if (kind == DDP_TASK_LINEAR) {
+        double r = z - y;
+        s->loss_sum += r * r;
+        s->sse += r * r;
+        s->sum_y += y;
+        s->sum_y2 += y * y;
+        if (pred) pred[0] = (float)z;
+    } else if (kind == DDP_TASK_LOGISTIC) {
+        s->loss_sum += bce_logits(z, y);
+        s->n_correct += ((z > 0) == (y == 1.0)) ? 1.0 : 0.0;
+        if (pred) pred[0] = (float)sigmoid(z);
+    } else {
+        s->loss_sum = NAN;
+    }
+}
+
+void ddp_kernel_eval(ddp_task kind, const ddp_batch *batch, int64_t n_out, const float *w,
+                     const float *b, ddp_eval_sums *sums, float *out_pred, int n_threads)
+{
+    const int64_t F = batch->n_features, n_idx = batch->n_idx;
+    const int64_t n_pred = kind == DDP_TASK_SOFTMAX ? n_out : 1;
+    const float *restrict xs = batch->x;
+    const float *restrict ys = batch->y;
+    const int64_t *restrict idx = batch->idx;
+    eval_part parts[EVAL_MAX_THREADS];
+    int n_used = 1;
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads > EVAL_MAX_THREADS) n_threads = EVAL_MAX_THREADS;
+    (void)n_threads;
+
+    DDP_OMP(omp parallel num_threads(n_threads))
+    {
+        int t = 0, n_team = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        n_team = omp_get_num_threads();
+#endif
+        eval_part s;
+        memset(&s, 0, sizeof s);
+        int64_t lo, hi;
+        chunk(n_idx, t, n_team, &lo, &hi);
+        for (int64_t i = lo; i < hi; i++) {
+            int64_t row = idx ? idx[i] : i;
+            row_eval(kind, xs + row * F, ys[row], w, b, F, n_out, &s,
+                     out_pred ? out_pred + i * n_pred : NULL);
+        }
+        parts[t] = s;
+        if (t == 0) n_used = n_team;
+    }
+
+    memset(sums, 0, sizeof *sums);
+    for (int u = 0; u < n_used; u++) { /* thread order: deterministic */
+        sums->loss_sum += parts[u].loss_sum;
+        sums->n_correct += parts[u].n_correct;
+        sums->sse += parts[u].sse;
+        sums->sum_y += parts[u].sum_y;
+        sums->sum_y2 += parts[u].sum_y2;
+    }
+    sums->count = (double)n_idx;
+}
