@@ -11,6 +11,7 @@
 #include "ddptrain/common.h"
 #include "ddptrain/data.h"
 #include "ddptrain/gen.h"
+#include "ddptrain/h5safe.h"
 #include "ddptrain/rng.h"
 
 #include <math.h>
@@ -164,12 +165,22 @@ static void test_gen_rows_deterministic(void **state)
     assert_true(agree > 1400); /* Bernoulli(sigmoid(z)) with |z| ~ 2: ~80% agreement */
 }
 
+static void test_plugins_disabled(void **state)
+{
+    (void)state;
+    unsigned int mask = 0xffffffffu;
+    ddp_h5_init();
+    assert_true(H5PLget_loading_state(&mask) >= 0);
+    assert_int_equal(mask, 0); /* no filter plugin can be loaded from HDF5_PLUGIN_PATH */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checksum),     cmocka_unit_test(test_nonfinite),
         cmocka_unit_test(test_labels),       cmocka_unit_test(test_checked_mul),
         cmocka_unit_test(test_rng),          cmocka_unit_test(test_gen_rows_deterministic),
+        cmocka_unit_test(test_plugins_disabled),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
