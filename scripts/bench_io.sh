@@ -6,6 +6,7 @@
 #   scripts/bench_io.sh [ROWS] [FEATURES]     (default 1000000 x 256 float32 = 1.0 GB)
 #   BENCH_FILE=path   reuse an existing file instead of generating one
 #   BENCH_RANKS="1 2 4"  rank counts for ddptrain
+#   BENCH_REPEAT=3    runs per reader; the table shows the best and the worst
 # The page cache is dropped before each reader when /proc/sys/vm/drop_caches
 # is writable (cold reads); otherwise every reader sees a warm cache, which the
 # table says.
@@ -17,6 +18,7 @@ DDP="$BUILD_DIR/ddptrain"
 ROWS="${1:-1000000}"
 FEATURES="${2:-256}"
 RANKS="${BENCH_RANKS:-1 2 4}"
+REPEAT="${BENCH_REPEAT:-3}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/ddp-bench-io.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 FILE="${BENCH_FILE:-$WORK/bench.h5}"
@@ -39,25 +41,36 @@ fi
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
 
-drop; t0=$(now); dd if="$FILE" of=/dev/null bs=16M status=none; t1=$(now)
-DD_S=$(secs "$t0" "$t1")
-drop; t0=$(now); cat "$FILE" > /dev/null; t1=$(now)
-CAT_S=$(secs "$t0" "$t1")
-
 gbps() { awk -v b="$BYTES" -v s="$1" 'BEGIN { printf "%.2f", b / 1e9 / s }'; }
 ratio() { awk -v s="$1" -v d="$DD_S" 'BEGIN { printf "%.2f", d / s }'; }
+best() { tr ' ' '\n' | grep -v '^$' | sort -g | head -1; }
+worst() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
+
+timed() { # command... -> seconds
+    drop; local t0 t1; t0=$(now); "$@"; t1=$(now); secs "$t0" "$t1"
+}
+DD_ALL=""; CAT_ALL=""
+for _ in $(seq "$REPEAT"); do
+    DD_ALL+=" $(timed dd if="$FILE" of=/dev/null bs=16M status=none)"
+    CAT_ALL+=" $(timed sh -c "cat '$FILE' > /dev/null")"
+done
+DD_S=$(echo "$DD_ALL" | best)
 
 echo
-echo "bench_io: $FILE, $(awk -v b="$BYTES" 'BEGIN { printf "%.2f", b / 1e9 }') GB, page cache $cache, $(nproc) cores"
-printf "%-34s %9s %8s %14s\n" "reader" "seconds" "GB/s" "ratio to dd"
-printf "%-34s %9s %8s %14s\n" "dd bs=16M > /dev/null" "$DD_S" "$(gbps "$DD_S")" "1.00"
-printf "%-34s %9s %8s %14s\n" "cat > /dev/null" "$CAT_S" "$(gbps "$CAT_S")" "$(ratio "$CAT_S")"
+echo "bench_io: $FILE, $(awk -v b="$BYTES" 'BEGIN { printf "%.2f", b / 1e9 }') GB, page cache $cache, $(getconf _NPROCESSORS_ONLN) cores, best of $REPEAT"
+printf "%-34s %9s %8s %12s %11s\n" "reader" "seconds" "GB/s" "ratio to dd" "worst (s)"
+row() { printf "%-34s %9s %8s %12s %11s\n" "$1" "$2" "$(gbps "$2")" "$(ratio "$2")" "$3"; }
+row "dd bs=16M > /dev/null" "$DD_S" "$(echo "$DD_ALL" | worst)"
+row "cat > /dev/null" "$(echo "$CAT_ALL" | best)" "$(echo "$CAT_ALL" | worst)"
 for P in $RANKS; do
-    drop
-    out=$(mpirun -n "$P" "$DDP" load --data "$FILE")
-    # whole load (metadata checks + parallel read + value checks), slowest rank
-    total=$(echo "$out" | awk '/aggregate/ { for (i = 1; i <= NF; i++) if ($i == "in") print $(i + 1) }')
-    read_max=$(echo "$out" | awk '$1 == "s" && $2 == "read" { print $5 }')
-    printf "%-34s %9s %8s %14s\n" "ddptrain load -n $P (all phases)" "$total" "$(gbps "$total")" "$(ratio "$total")"
-    printf "%-34s %9s %8s %14s\n" "ddptrain load -n $P (read phase)" "$read_max" "$(gbps "$read_max")" "$(ratio "$read_max")"
+    TOTAL_ALL=""; READ_ALL=""
+    for _ in $(seq "$REPEAT"); do
+        drop
+        out=$(mpirun -n "$P" "$DDP" load --data "$FILE")
+        # whole load (metadata checks + parallel read + value checks), slowest rank
+        TOTAL_ALL+=" $(echo "$out" | awk '/aggregate/ { for (i = 1; i <= NF; i++) if ($i == "in") print $(i + 1) }')"
+        READ_ALL+=" $(echo "$out" | awk '$1 == "s" && $2 == "read" { print $5 }')"
+    done
+    row "ddptrain load -n $P (all phases)" "$(echo "$TOTAL_ALL" | best)" "$(echo "$TOTAL_ALL" | worst)"
+    row "ddptrain load -n $P (read phase)" "$(echo "$READ_ALL" | best)" "$(echo "$READ_ALL" | worst)"
 done

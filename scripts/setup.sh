@@ -12,7 +12,7 @@ BUILD_DIR="${BUILD_DIR:-$REPO/build}"
 
 # Build + run-time packages; python3-h5py/numpy only for the optional scripts.
 DDP_PACKAGES=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
-              libcmocka-dev)
+              libcmocka-dev procps)
 
 ddp_install_missing() {
     local missing=()
@@ -32,7 +32,7 @@ ddp_build() {
     local werror=OFF
     [ "${CI:-}" = "true" ] && werror=ON
     cmake -S "$REPO" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DDDP_WERROR="$werror" ${DDP_CMAKE_ARGS:-} >/dev/null
-    cmake --build "$BUILD_DIR" -j"$(nproc)"
+    cmake --build "$BUILD_DIR" -j"$(getconf _NPROCESSORS_ONLN)"
 }
 
 # mpirun as root (containers, CI) and with more ranks than cores.

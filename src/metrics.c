@@ -13,7 +13,10 @@ void ddp_timers_reset(ddp_timers *t)
 
 void ddp_log_print(FILE *out, const ddp_log_record *r)
 {
-    fprintf(out, "%-5s %7lld  epoch %3lld  loss %.6f", r->kind, (long long)r->step, (long long)r->epoch, r->loss);
+    if (strcmp(r->kind, "epoch") == 0)
+        fprintf(out, "epoch %4lld  step %7lld  loss %.6f", (long long)r->epoch, (long long)r->step, r->loss);
+    else
+        fprintf(out, "step %7lld  epoch %4lld  loss %.6f", (long long)r->step, (long long)r->epoch, r->loss);
     if (!isnan(r->val_loss)) fprintf(out, "  val_loss %.6f", r->val_loss);
     if (!isnan(r->val_metric)) fprintf(out, "  %s %.4f", r->metric_name, r->val_metric);
     if (!isnan(r->val_metric2)) fprintf(out, "  %s %.4f", r->metric2_name, r->val_metric2);
