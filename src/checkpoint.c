@@ -28,29 +28,6 @@ static int write_f32(hid_t file, const char *name, int n_dims, const int64_t *sh
     return hr < 0 ? -1 : 0;
 }
 
-static int attr_str(hid_t obj, const char *name, const char *value)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(value) + 1);
-    hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t hr = a < 0 ? -1 : H5Awrite(a, t, value);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(s);
-    H5Tclose(t);
-    return hr < 0 ? -1 : 0;
-}
-
-static int attr_i64(hid_t obj, const char *name, int64_t value)
-{
-    hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t hr = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_INT64, &value);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(s);
-    return hr < 0 ? -1 : 0;
-}
-
 /* fsync a path (file or directory). */
 static int fsync_path(const char *path, int directory)
 {
@@ -84,15 +61,15 @@ static int save_local(const char *path, const ddp_model *m, const ddp_ckpt_meta 
         bad |= write_f32(f, "/standardize/mean", 1, shape, meta->std_mean);
         bad |= write_f32(f, "/standardize/std", 1, shape, meta->std_scale);
     }
-    bad |= attr_str(f, "format", "ddptrain-checkpoint");
-    bad |= attr_i64(f, "format_version", DDP_CKPT_FORMAT_VERSION);
-    bad |= attr_str(f, "ddptrain_version", DDP_VERSION_STRING);
-    bad |= attr_str(f, "model", ddp_task_name(m->kind));
-    bad |= attr_i64(f, "n_features", m->n_features);
-    bad |= attr_i64(f, "n_classes", m->kind == DDP_TASK_SOFTMAX ? m->n_out : (m->kind == DDP_TASK_LOGISTIC ? 2 : 0));
-    bad |= attr_i64(f, "step", meta->step);
-    bad |= attr_i64(f, "epoch", meta->epoch);
-    bad |= attr_str(f, "command_line", meta->command_line ? meta->command_line : "");
+    bad |= ddp_h5_write_attr_str(f, "format", "ddptrain-checkpoint");
+    bad |= ddp_h5_write_attr_i64(f, "format_version", DDP_CKPT_FORMAT_VERSION);
+    bad |= ddp_h5_write_attr_str(f, "ddptrain_version", DDP_VERSION_STRING);
+    bad |= ddp_h5_write_attr_str(f, "model", ddp_task_name(m->kind));
+    bad |= ddp_h5_write_attr_i64(f, "n_features", m->n_features);
+    bad |= ddp_h5_write_attr_i64(f, "n_classes", m->kind == DDP_TASK_SOFTMAX ? m->n_out : (m->kind == DDP_TASK_LOGISTIC ? 2 : 0));
+    bad |= ddp_h5_write_attr_i64(f, "step", meta->step);
+    bad |= ddp_h5_write_attr_i64(f, "epoch", meta->epoch);
+    bad |= ddp_h5_write_attr_str(f, "command_line", meta->command_line ? meta->command_line : "");
     if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) bad = 1;
     if (H5Fclose(f) < 0) bad = 1;
     if (bad || fsync_path(tmp, 0) != 0) {

@@ -71,42 +71,40 @@ int ddp_comm_agree(const ddp_comm *comm, int status, char *err)
     return global[0];
 }
 
-void ddp_comm_sum_f64(const ddp_comm *comm, double *buf, size_t n_elems)
+/* Every reduction of the job goes through here: in place, checked. */
+static void allreduce_in_place(const ddp_comm *comm, void *buf, size_t n_elems, MPI_Datatype type, MPI_Op op,
+                               const char *what)
 {
     DDP_ASSERT(n_elems <= INT_MAX);
-    mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n_elems, MPI_DOUBLE, MPI_SUM, comm->world),
-              "MPI_Allreduce(sum f64)");
+    mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n_elems, type, op, comm->world), what);
+}
+
+void ddp_comm_sum_f64(const ddp_comm *comm, double *buf, size_t n_elems)
+{
+    allreduce_in_place(comm, buf, n_elems, MPI_DOUBLE, MPI_SUM, "MPI_Allreduce(sum f64)");
 }
 
 void ddp_comm_sum_u64(const ddp_comm *comm, uint64_t *buf, size_t n_elems)
 {
-    DDP_ASSERT(n_elems <= INT_MAX);
-    mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n_elems, MPI_UINT64_T, MPI_SUM, comm->world),
-              "MPI_Allreduce(sum u64)");
+    allreduce_in_place(comm, buf, n_elems, MPI_UINT64_T, MPI_SUM, "MPI_Allreduce(sum u64)");
 }
 
 void ddp_comm_min_i64(const ddp_comm *comm, int64_t *buf, size_t n_elems)
 {
-    DDP_ASSERT(n_elems <= INT_MAX);
-    mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n_elems, MPI_INT64_T, MPI_MIN, comm->world),
-              "MPI_Allreduce(min i64)");
+    allreduce_in_place(comm, buf, n_elems, MPI_INT64_T, MPI_MIN, "MPI_Allreduce(min i64)");
 }
 
 void ddp_comm_max_i64(const ddp_comm *comm, int64_t *buf, size_t n_elems)
 {
-    DDP_ASSERT(n_elems <= INT_MAX);
-    mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n_elems, MPI_INT64_T, MPI_MAX, comm->world),
-              "MPI_Allreduce(max i64)");
+    allreduce_in_place(comm, buf, n_elems, MPI_INT64_T, MPI_MAX, "MPI_Allreduce(max i64)");
 }
 
 ddp_stat3 ddp_comm_stat3(const ddp_comm *comm, double local)
 {
     double mm[2] = {-local, local}; /* max of -x is -min */
     double sum = local;
-    mpi_check(MPI_Allreduce(MPI_IN_PLACE, mm, 2, MPI_DOUBLE, MPI_MAX, comm->world),
-              "MPI_Allreduce(stat max)");
-    mpi_check(MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, comm->world),
-              "MPI_Allreduce(stat sum)");
+    allreduce_in_place(comm, mm, 2, MPI_DOUBLE, MPI_MAX, "MPI_Allreduce(stat max)");
+    allreduce_in_place(comm, &sum, 1, MPI_DOUBLE, MPI_SUM, "MPI_Allreduce(stat sum)");
     ddp_stat3 s = {-mm[0], sum / comm->size, mm[1]};
     return s;
 }

@@ -7,6 +7,7 @@
  * Not here: reading or validating data (data.c). */
 #include "ddptrain/gen.h"
 #include "ddptrain/common.h"
+#include "ddptrain/h5safe.h"
 #include "ddptrain/rng.h"
 
 #include <hdf5.h>
@@ -114,31 +115,6 @@ static int write_small(hid_t file, const char *name, int n_dims, const hsize_t *
     return hr < 0 ? -1 : 0;
 }
 
-static void set_attr_str(hid_t obj, const char *name, const char *value)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(value) + 1);
-    hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    if (a >= 0) {
-        H5Awrite(a, t, value);
-        H5Aclose(a);
-    }
-    H5Sclose(s);
-    H5Tclose(t);
-}
-
-static void set_attr_f64(hid_t obj, const char *name, double value)
-{
-    hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT);
-    if (a >= 0) {
-        H5Awrite(a, H5T_NATIVE_DOUBLE, &value);
-        H5Aclose(a);
-    }
-    H5Sclose(s);
-}
-
 /* Generate and write this rank's rows [row0, row0 + n) in blocks. With
  * `collective`, every rank makes the same number of collective write calls
  * (MPI-IO); otherwise this rank writes alone through the serial driver. */
@@ -241,10 +217,13 @@ static int create_contents(const gen_job *job, hid_t file, int writer, hid_t *xd
         ddp_errf(err, "gen: writing /planted to %s failed", job->tmp_path);
         return DDP_EXIT_IO;
     }
-    set_attr_str(file, "generator", "ddptrain gen " DDP_VERSION_STRING);
-    set_attr_str(file, "task", ddp_task_name(cfg->task));
-    set_attr_f64(file, "seed", (double)cfg->seed);
-    set_attr_f64(file, "noise", cfg->noise);
+    if (ddp_h5_write_attr_str(file, "generator", "ddptrain gen " DDP_VERSION_STRING) != 0 ||
+        ddp_h5_write_attr_str(file, "task", ddp_task_name(cfg->task)) != 0 ||
+        ddp_h5_write_attr_f64(file, "seed", (double)cfg->seed) != 0 ||
+        ddp_h5_write_attr_f64(file, "noise", cfg->noise) != 0) {
+        ddp_errf(err, "gen: writing the root attributes of %s failed", job->tmp_path);
+        return DDP_EXIT_IO;
+    }
     return DDP_OK;
 }
 

@@ -299,3 +299,32 @@ void ddp_h5_format_dims(const ddp_h5_dsinfo *info, char *buf, size_t buf_bytes)
     }
     if (used < buf_bytes) snprintf(buf + used, buf_bytes - used, info->n_dims ? "]" : "[]");
 }
+
+static int write_scalar_attr(hid_t obj, const char *name, hid_t file_type, hid_t mem_type, const void *value)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t hr = a < 0 ? -1 : H5Awrite(a, mem_type, value);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(space);
+    return hr < 0 ? -1 : 0;
+}
+
+int ddp_h5_write_attr_str(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1); /* fixed-length: h5py reads it as bytes, C without freeing */
+    H5Tset_size(t, strlen(value) + 1);
+    int rc = write_scalar_attr(obj, name, t, t, value);
+    H5Tclose(t);
+    return rc;
+}
+
+int ddp_h5_write_attr_i64(hid_t obj, const char *name, int64_t value)
+{
+    return write_scalar_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+}
+
+int ddp_h5_write_attr_f64(hid_t obj, const char *name, double value)
+{
+    return write_scalar_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}

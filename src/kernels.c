@@ -175,6 +175,18 @@ static double *align_line(double *p)
 }
 
 /* Rows [lo, hi) of n split into n_parts contiguous chunks, part t. */
+/* This thread's number and the team size (0 of 1 without OpenMP). */
+static inline void team_slot(int *t, int *n_team)
+{
+#ifdef _OPENMP
+    *t = omp_get_thread_num();
+    *n_team = omp_get_num_threads();
+#else
+    *t = 0;
+    *n_team = 1;
+#endif
+}
+
 static void chunk(int64_t n, int t, int n_parts, int64_t *lo, int64_t *hi)
 {
     int64_t q = n / n_parts, r = n % n_parts;
@@ -199,10 +211,7 @@ void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const
     DDP_OMP(omp parallel num_threads(n_threads))
     {
         int t = 0, n_team = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        n_team = omp_get_num_threads();
-#endif
+        team_slot(&t, &n_team);
         double *restrict g = base + (int64_t)t * stride;
         double *restrict z = g + n_params;
         memset(g, 0, (size_t)n_params * sizeof(double)); /* first touch by the owner */
@@ -349,10 +358,7 @@ void ddp_kernel_eval(ddp_task kind, const ddp_batch *batch, int64_t n_out, const
     DDP_OMP(omp parallel num_threads(n_threads))
     {
         int t = 0, n_team = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        n_team = omp_get_num_threads();
-#endif
+        team_slot(&t, &n_team);
         eval_part s;
         memset(&s, 0, sizeof s);
         int64_t lo, hi;

@@ -54,6 +54,12 @@ int ddp_h5_check_dataset(hid_t dset, const char *path, const char *name, ddp_h5_
 /* Check that every component of `name` is a hard link to an existing object. */
 int ddp_h5_check_links(hid_t file, const char *path, const char *name, char *err);
 
+/* Writing helpers for the files ddptrain makes (gen, model files): scalar
+ * root attributes. Return 0 or -1. */
+int ddp_h5_write_attr_str(hid_t obj, const char *name, const char *value);
+int ddp_h5_write_attr_i64(hid_t obj, const char *name, int64_t value);
+int ddp_h5_write_attr_f64(hid_t obj, const char *name, double value);
+
 /* "[1000, 20]" */
 void ddp_h5_format_dims(const ddp_h5_dsinfo *info, char *buf, size_t buf_bytes);
 
