@@ -54,7 +54,7 @@ check "--print-weights prints the parameter values" grep -qE "^    weight = " "$
 first=$(awk '/^step/ { for (i = 1; i <= NF; i++) if ($i == "loss") { print $(i + 1); exit } }' "$OUT")
 last=$(awk '/^epoch/ { for (i = 1; i <= NF; i++) if ($i == "loss") v = $(i + 1) } END { print v }' "$OUT")
 check "training loss decreases ($first -> $last)" awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 10) }'
-check "metrics JSONL: one object per log line (9 step + 3 epoch lines)" test "$(wc -l < "$TMP/m.jsonl")" -eq 15
+check "metrics JSONL: one object per log line (12 step + 3 epoch lines)" test "$(wc -l < "$TMP/m.jsonl")" -eq 15
 check "metrics JSONL has grad_norm and update_norm" grep -q '"grad_norm":.*"update_norm":' "$TMP/m.jsonl"
 if command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import json' 2>/dev/null; then
     check "metrics JSONL parses as JSON" /usr/bin/python3 -c "
