@@ -63,14 +63,20 @@ int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_s
     int64_t n_local = plan->row_end - plan->row_begin;
     s->order = malloc((size_t)(n_local > 0 ? n_local : 1) * sizeof(int64_t));
     s->shard_sizes = malloc((size_t)plan->n_vshards * sizeof(int64_t));
-    if (!s->order || !s->shard_sizes) {
+    s->big_before = malloc((size_t)(plan->n_vshards + 1) * sizeof(int64_t));
+    if (!s->order || !s->shard_sizes || !s->big_before) {
         ddp_sampler_free(s);
         ddp_errf(err, "cannot allocate the sampler's row order (%lld rows)", (long long)n_local);
         return DDP_EXIT_MEMORY;
     }
-    for (int64_t v = 0; v < plan->n_vshards; v++)
+    s->q = plan->n_rows / plan->n_vshards;
+    s->big_before[0] = 0;
+    for (int64_t v = 0; v < plan->n_vshards; v++) {
         s->shard_sizes[v] = ddp_vshard_row_begin(plan->n_rows, plan->n_vshards, v + 1) -
                             ddp_vshard_row_begin(plan->n_rows, plan->n_vshards, v);
+        DDP_ASSERT(s->shard_sizes[v] == s->q || s->shard_sizes[v] == s->q + 1); /* floor partition */
+        s->big_before[v + 1] = s->big_before[v] + (s->shard_sizes[v] == s->q + 1);
+    }
     for (int64_t i = 0; i < n_local; i++) s->order[i] = i;
     return DDP_OK;
 }
@@ -79,7 +85,8 @@ void ddp_sampler_free(ddp_sampler *s)
 {
     free(s->order);
     free(s->shard_sizes);
-    s->order = s->shard_sizes = NULL;
+    free(s->big_before);
+    s->order = s->shard_sizes = s->big_before = NULL;
 }
 
 int64_t ddp_sampler_batches_per_epoch(const ddp_sampler *s)
@@ -116,30 +123,18 @@ void ddp_sampler_set_epoch(ddp_sampler *s, int64_t epoch)
     }
 }
 
-/* Position in the interleaved epoch sequence of the j-th row of shard v:
- * rows with a smaller round (j' < j) of every shard, plus the shards before
- * v that still have a j-th row. */
-static int64_t interleaved_pos(const ddp_sampler *s, int64_t j, int64_t v)
-{
-    int64_t pos = 0;
-    for (int64_t u = 0; u < s->plan.n_vshards; u++) {
-        int64_t su = s->shard_sizes[u];
-        pos += su < j ? su : j;
-        if (u < v && su > j) pos++;
-    }
-    return pos;
-}
-
-/* How many of shard v's rows sit at positions < end: binary search on j. */
+/* How many of shard v's rows sit at positions < end of the interleaved
+ * epoch sequence. Every shard has q or q + 1 rows, so round j < q holds one
+ * row of every shard, at position j*V + v, and the last round (j = q) holds
+ * one row of each larger shard, at q*V + (larger shards before v). */
 static int64_t rows_before(const ddp_sampler *s, int64_t v, int64_t end)
 {
-    int64_t lo = 0, hi = s->shard_sizes[v]; /* answer in [lo, hi] */
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (interleaved_pos(s, mid, v) < end) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
+    const int64_t V = s->plan.n_vshards, q = s->q;
+    int64_t n = 0;
+    if (end > v) n = (end - v + V - 1) / V; /* j with j*V + v < end */
+    if (n > q) n = q;
+    if (s->shard_sizes[v] == q + 1 && q * V + s->big_before[v] < end) n++;
+    return n;
 }
 
 int64_t ddp_sampler_local_batch(const ddp_sampler *s, int64_t k, int64_t *idx)

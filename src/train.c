@@ -240,6 +240,9 @@ static void print_startup(const trainer *t)
 {
     const ddp_config *cfg = t->cfg;
     ddp_stat3 rows = ddp_comm_stat3(t->comm, (double)t->train.n_local);
+    ddp_stat3 mb = ddp_comm_stat3(t->comm, (double)t->train.bytes_read / 1e6);
+    double mine = t->train.load_seconds > 0 ? (double)t->train.bytes_read / 1e9 / t->train.load_seconds : 0;
+    ddp_stat3 gbps = ddp_comm_stat3(t->comm, mine);
     if (t->comm->rank != 0 || cfg->quiet) return;
     const ddp_optim_config *o = &cfg->optim;
     printf("ddptrain %s train\n", DDP_VERSION_STRING);
@@ -247,6 +250,8 @@ static void print_startup(const trainer *t)
     printf("  %-14s %s %s [%lld, %lld]  rows/rank min %.0f avg %.1f max %.0f  virtual shards %lld\n", "data",
            cfg->data_path, cfg->features_name, (long long)t->train.n_rows, (long long)t->train.n_features, rows.min,
            rows.avg, rows.max, (long long)t->train.plan.n_vshards);
+    printf("  %-14s MB/rank min %.1f avg %.1f max %.1f  GB/s/rank min %.3f avg %.3f max %.3f\n", "load", mb.min,
+           mb.avg, mb.max, gbps.min, gbps.avg, gbps.max);
     if (t->has_val)
         printf("  %-14s %s %s [%lld, %lld]\n", "validation", cfg->val_path, cfg->val_features,
                (long long)t->val.n_rows, (long long)t->val.n_features);
@@ -560,7 +565,13 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
                 if (rc != DDP_OK) goto done;
             }
             if (cfg->log_every > 0 && step % cfg->log_every == 0) {
-                emit_log(&t, "step", step, epoch, &log_w, ddp_lr_at(&t.lr, step - 1), NULL);
+                ddp_eval_result sval = {NAN, NAN, NAN};
+                if (t.has_val) {
+                    double t_eval = ddp_now();
+                    sval = ddp_evaluate(comm, cfg->task, &t.model, &t.val, t.n_threads);
+                    t.timers.total[DDP_PHASE_EVAL] += ddp_now() - t_eval;
+                }
+                emit_log(&t, "step", step, epoch, &log_w, ddp_lr_at(&t.lr, step - 1), t.has_val ? &sval : NULL);
                 window_reset(&log_w, &t.timers);
             }
             if (tty && ddp_now() - last_bar > 0.1) {

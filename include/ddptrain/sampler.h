@@ -51,7 +51,9 @@ typedef struct ddp_sampler {
     uint64_t seed;
     int64_t epoch;           /* epoch the order below belongs to */
     int64_t *order;          /* [n_local] local row indices, per owned shard in shard order */
-    int64_t *shard_sizes;    /* [n_vshards] rows of every virtual shard */
+    int64_t *shard_sizes;    /* [n_vshards] rows of every virtual shard: q or q + 1 */
+    int64_t q;               /* floor(n_rows / n_vshards): rows of the smaller shards */
+    int64_t *big_before;     /* [n_vshards + 1] shards of q + 1 rows before shard v */
 } ddp_sampler;
 
 int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_size, int drop_last, int shuffle,

@@ -50,6 +50,8 @@ check "train with logs exits 0" test "$RC" -eq 0
 check "start-up table shows ranks and threads" grep -qE "parallelism +2 ranks x [0-9]+ threads" "$OUT"
 check "step lines show loss, |g|, |dw|, lr and samples/s" grep -qE "^step +10 .*loss .*\|g\| .*\|dw\| .*lr .*samples/s" "$OUT"
 check "epoch lines show val_loss, val_rmse and val_r2" grep -qE "^epoch .*val_loss .*val_rmse .*val_r2" "$OUT"
+check "step lines show the validation loss and metric too" grep -qE "^step +10 .*val_loss .*val_rmse" "$OUT"
+check "start-up table shows MB and GB/s per rank (min/avg/max)" grep -qE "^  load +MB/rank min .* GB/s/rank min" "$OUT"
 check "--print-weights prints the parameter values" grep -qE "^    weight = " "$OUT"
 first=$(awk '/^step/ { for (i = 1; i <= NF; i++) if ($i == "loss") { print $(i + 1); exit } }' "$OUT")
 last=$(awk '/^epoch/ { for (i = 1; i <= NF; i++) if ($i == "loss") v = $(i + 1) } END { print v }' "$OUT")
