@@ -9,10 +9,28 @@
 #include <hdf5.h>
 #include <libgen.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* FNV-1a, 64 bit, over the float32 bytes of a dataset: a flipped bit or a
+ * truncated dataset changes it. Stored as a hex string attribute. */
+static uint64_t fnv1a64(const float *data, int64_t n_elems)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (int64_t i = 0; i < n_elems * (int64_t)sizeof(float); i++) h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+static int64_t n_elems_of(int n_dims, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int k = 0; k < n_dims; k++) n *= shape[k];
+    return n;
+}
 
 static int write_f32(hid_t file, const char *name, int n_dims, const int64_t *shape, const float *data)
 {
@@ -22,6 +40,11 @@ static int write_f32(hid_t file, const char *name, int n_dims, const int64_t *sh
     hid_t space = H5Screate_simple(n_dims, dims, NULL);
     hid_t d = H5Dcreate2(file, name, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     herr_t hr = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (hr >= 0) {
+        char hex[24];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fnv1a64(data, n_elems_of(n_dims, shape)));
+        hr = ddp_h5_write_attr_str(d, "fnv1a64", hex);
+    }
     if (d >= 0) H5Dclose(d);
     H5Sclose(space);
     H5Pclose(lcpl);
@@ -38,6 +61,81 @@ static int fsync_path(const char *path, int directory)
     return rc;
 }
 
+/* PyTorch's optimizer state names, and where ddp_optim keeps each buffer. */
+typedef struct state_buf {
+    const char *name;
+    size_t offset; /* of the float * field in ddp_optim */
+} state_buf;
+static const state_buf STATE_BUFS[] = {
+    {"momentum_buffer", offsetof(ddp_optim, momentum_buffer)}, {"exp_avg", offsetof(ddp_optim, exp_avg)},
+    {"exp_avg_sq", offsetof(ddp_optim, exp_avg_sq)},           {"max_exp_avg_sq", offsetof(ddp_optim, max_exp_avg_sq)},
+    {"square_avg", offsetof(ddp_optim, square_avg)},           {"grad_avg", offsetof(ddp_optim, grad_avg)},
+};
+#define N_STATE_BUFS (sizeof STATE_BUFS / sizeof STATE_BUFS[0])
+
+static float *state_ptr(const ddp_optim *o, size_t k)
+{
+    float *p;
+    memcpy(&p, (const char *)o + STATE_BUFS[k].offset, sizeof p);
+    return p;
+}
+
+static int save_optim(hid_t f, const ddp_model *m, const ddp_optim *o)
+{
+    int bad = 0;
+    for (size_t k = 0; k < N_STATE_BUFS; k++) {
+        float *buf = state_ptr(o, k);
+        if (!buf) continue;
+        for (int t = 0; t < m->n_tensors; t++) {
+            char name[160];
+            snprintf(name, sizeof name, "/optimizer/state/%s/%s", m->tensors[t].name, STATE_BUFS[k].name);
+            bad |= write_f32(f, name, m->tensors[t].n_dims, m->tensors[t].shape, buf + m->tensors[t].offset);
+        }
+    }
+    hid_t g = H5Gopen2(f, "/optimizer", H5P_DEFAULT);
+    if (g < 0) { /* no state buffers (plain SGD): make the group for the attributes */
+        g = H5Gcreate2(f, "/optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) return 1;
+    }
+    const ddp_optim_config *c = &o->cfg;
+    bad |= ddp_h5_write_attr_str(g, "name", ddp_optim_name(c->kind));
+    bad |= ddp_h5_write_attr_i64(g, "step", o->step);
+    bad |= ddp_h5_write_attr_i64(g, "has_momentum", o->has_momentum);
+    bad |= ddp_h5_write_attr_f64(g, "lr", c->lr);
+    bad |= ddp_h5_write_attr_f64(g, "momentum", c->momentum);
+    bad |= ddp_h5_write_attr_f64(g, "dampening", c->dampening);
+    bad |= ddp_h5_write_attr_i64(g, "nesterov", c->nesterov);
+    bad |= ddp_h5_write_attr_f64(g, "weight_decay", c->weight_decay);
+    bad |= ddp_h5_write_attr_f64(g, "beta1", c->beta1);
+    bad |= ddp_h5_write_attr_f64(g, "beta2", c->beta2);
+    bad |= ddp_h5_write_attr_f64(g, "eps", c->eps);
+    bad |= ddp_h5_write_attr_i64(g, "amsgrad", c->amsgrad);
+    bad |= ddp_h5_write_attr_f64(g, "alpha", c->alpha);
+    bad |= ddp_h5_write_attr_i64(g, "centered", c->centered);
+    H5Gclose(g);
+    return bad;
+}
+
+static int save_train_state(hid_t f, const ddp_train_state *ts)
+{
+    hid_t g = H5Gcreate2(f, "/train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return 1;
+    int bad = 0;
+    bad |= ddp_h5_write_attr_i64(g, "step", ts->step);
+    bad |= ddp_h5_write_attr_i64(g, "epoch", ts->epoch);
+    bad |= ddp_h5_write_attr_i64(g, "batch_in_epoch", ts->batch_in_epoch);
+    bad |= ddp_h5_write_attr_i64(g, "seed", (int64_t)ts->seed); /* the bits of the uint64 */
+    bad |= ddp_h5_write_attr_i64(g, "n_vshards", ts->n_vshards);
+    bad |= ddp_h5_write_attr_i64(g, "batch_size", ts->batch_size);
+    bad |= ddp_h5_write_attr_i64(g, "shuffle", ts->shuffle);
+    bad |= ddp_h5_write_attr_i64(g, "drop_last", ts->drop_last);
+    bad |= ddp_h5_write_attr_f64(g, "last_loss", ts->last_loss);
+    bad |= ddp_h5_write_attr_f64(g, "last_val_loss", ts->last_val_loss);
+    bad |= ddp_h5_write_attr_f64(g, "last_val_metric", ts->last_val_metric);
+    H5Gclose(g);
+    return bad;
+}
+
 static int save_local(const char *path, const ddp_model *m, const ddp_ckpt_meta *meta, char *err)
 {
     char tmp[4096], dir_buf[4096];
@@ -52,23 +150,27 @@ static int save_local(const char *path, const ddp_model *m, const ddp_ckpt_meta 
     }
     int bad = 0;
     for (int t = 0; t < m->n_tensors; t++) {
-        char name[96];
+        char name[128];
         snprintf(name, sizeof name, "/model/%s", m->tensors[t].name);
         bad |= write_f32(f, name, m->tensors[t].n_dims, m->tensors[t].shape, m->params + m->tensors[t].offset);
     }
+    if (meta->optim) bad |= save_optim(f, m, meta->optim);
+    if (meta->train) bad |= save_train_state(f, meta->train);
     if (meta->std_mean && meta->std_scale) {
         int64_t shape[1] = {m->n_features};
         bad |= write_f32(f, "/standardize/mean", 1, shape, meta->std_mean);
         bad |= write_f32(f, "/standardize/std", 1, shape, meta->std_scale);
     }
+    const ddp_train_state *ts = meta->train;
     bad |= ddp_h5_write_attr_str(f, "format", "ddptrain-checkpoint");
     bad |= ddp_h5_write_attr_i64(f, "format_version", DDP_CKPT_FORMAT_VERSION);
     bad |= ddp_h5_write_attr_str(f, "ddptrain_version", DDP_VERSION_STRING);
     bad |= ddp_h5_write_attr_str(f, "model", ddp_task_name(m->kind));
     bad |= ddp_h5_write_attr_i64(f, "n_features", m->n_features);
-    bad |= ddp_h5_write_attr_i64(f, "n_classes", m->kind == DDP_TASK_SOFTMAX ? m->n_out : (m->kind == DDP_TASK_LOGISTIC ? 2 : 0));
-    bad |= ddp_h5_write_attr_i64(f, "step", meta->step);
-    bad |= ddp_h5_write_attr_i64(f, "epoch", meta->epoch);
+    bad |= ddp_h5_write_attr_i64(f, "n_classes",
+                                 m->kind == DDP_TASK_SOFTMAX ? m->n_out : (m->kind == DDP_TASK_LOGISTIC ? 2 : 0));
+    bad |= ddp_h5_write_attr_i64(f, "step", ts ? ts->step : 0);
+    bad |= ddp_h5_write_attr_i64(f, "epoch", ts ? ts->epoch : 0);
     bad |= ddp_h5_write_attr_str(f, "command_line", meta->command_line ? meta->command_line : "");
     if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) bad = 1;
     if (H5Fclose(f) < 0) bad = 1;
@@ -87,8 +189,8 @@ static int save_local(const char *path, const ddp_model *m, const ddp_ckpt_meta 
     return DDP_OK;
 }
 
-int ddp_ckpt_save_weights(const ddp_comm *comm, const char *path, const ddp_model *model, const ddp_ckpt_meta *meta,
-                          char *err)
+int ddp_ckpt_save(const ddp_comm *comm, const char *path, const ddp_model *model, const ddp_ckpt_meta *meta,
+                  char *err)
 {
     int rc = DDP_OK;
     if (comm->rank == 0) rc = save_local(path, model, meta, err);
@@ -128,6 +230,89 @@ static int read_attr_str(hid_t f, const char *name, char *out, size_t out_bytes)
     return ok ? 0 : -1;
 }
 
+static int read_attr_f64(hid_t obj, const char *name, double *out)
+{
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a);
+    hid_t sp = H5Aget_space(a);
+    int ok = (H5Tget_class(t) == H5T_FLOAT || H5Tget_class(t) == H5T_INTEGER) &&
+             H5Sget_simple_extent_npoints(sp) == 1 && H5Aread(a, H5T_NATIVE_DOUBLE, out) >= 0;
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Aclose(a);
+    return ok ? 0 : -1;
+}
+
+/* Every object is a hard-linked group or float dataset whose fnv1a64
+ * attribute matches its data. */
+typedef struct verify_ctx {
+    const char *path;
+    char *err;
+    int rc;
+    int n_datasets;
+} verify_ctx;
+
+#define MAX_CKPT_ELEMS (INT64_C(1) << 28)
+
+static herr_t verify_link(hid_t group, const char *name, const H5L_info_t *linfo, void *op_data)
+{
+    verify_ctx *v = op_data;
+    if (linfo->type != H5L_TYPE_HARD) {
+        ddp_errf(v->err, "%s: '%s' is not a hard link; not a file ddptrain wrote", v->path, name);
+        v->rc = DDP_EXIT_USAGE;
+        return 1;
+    }
+    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+    if (obj < 0) {
+        ddp_errf(v->err, "%s: object '%s' cannot be opened (damaged file)", v->path, name);
+        v->rc = DDP_EXIT_USAGE;
+        return 1;
+    }
+    if (H5Iget_type(obj) == H5I_DATASET) {
+        ddp_h5_dsinfo info;
+        int rc = ddp_h5_check_dataset(obj, v->path, name, &info, v->err);
+        int64_t n = 1;
+        for (int d = 0; rc == DDP_OK && d < info.n_dims; d++) n *= (int64_t)info.dims[d];
+        char want[32] = "";
+        if (rc == DDP_OK && (n > MAX_CKPT_ELEMS || read_attr_str(obj, "fnv1a64", want, sizeof want) != 0)) {
+            ddp_errf(v->err, "%s:%s: no checksum attribute (or too large); the file is damaged or not a ddptrain "
+                     "checkpoint", v->path, name);
+            rc = DDP_EXIT_USAGE;
+        }
+        if (rc == DDP_OK) {
+            float *buf = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+            char got[24] = "";
+            if (buf && H5Dread(obj, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0)
+                snprintf(got, sizeof got, "%016llx", (unsigned long long)fnv1a64(buf, n));
+            free(buf);
+            if (strcmp(got, want) != 0) {
+                ddp_errf(v->err, "%s:%s: checksum mismatch (stored %s, computed %s): the file is corrupted", v->path,
+                         name, want, got[0] ? got : "unreadable");
+                rc = DDP_EXIT_USAGE;
+            }
+        }
+        v->n_datasets++;
+        v->rc = rc;
+    }
+    H5Oclose(obj);
+    return v->rc == DDP_OK ? 0 : 1;
+}
+
+static int verify_open(hid_t f, const char *path, char *err)
+{
+    verify_ctx v = {path, err, DDP_OK, 0};
+    if (H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, verify_link, &v) < 0 && v.rc == DDP_OK) {
+        ddp_errf(err, "%s: cannot walk the file's objects (damaged file)", path);
+        v.rc = DDP_EXIT_USAGE;
+    }
+    if (v.rc == DDP_OK && v.n_datasets == 0) {
+        ddp_errf(err, "%s: holds no datasets", path);
+        v.rc = DDP_EXIT_USAGE;
+    }
+    return v.rc;
+}
+
 static int header_local(const char *path, ddp_ckpt_header *h, char *err)
 {
     hid_t f = -1;
@@ -160,10 +345,18 @@ static int header_local(const char *path, ddp_ckpt_header *h, char *err)
         goto done;
     }
     h->has_standardize = H5Lexists(f, "/standardize", H5P_DEFAULT) > 0;
-    rc = DDP_OK;
+    h->format_version = version;
+    rc = version >= 2 ? verify_open(f, path, err) : DDP_OK;
 done:
     H5Fclose(f);
     return rc;
+}
+
+int ddp_ckpt_verify(const char *path, char *err)
+{
+    ddp_ckpt_header h;
+    memset(&h, 0, sizeof h);
+    return header_local(path, &h, err);
 }
 
 int ddp_ckpt_read_header(const ddp_comm *comm, const char *path, ddp_ckpt_header *hdr, char *err)
@@ -232,5 +425,81 @@ int ddp_ckpt_load_weights(const ddp_comm *comm, const char *path, ddp_model *mod
                           float *std_scale, char *err)
 {
     int rc = load_local(path, model, std_mean, std_scale, err);
+    return ddp_comm_agree(comm, rc, err);
+}
+
+static int load_state_local(const char *path, const ddp_model *m, ddp_optim *o, ddp_train_state *ts, char *err)
+{
+    hid_t f = -1;
+    int rc = ddp_h5_open_ro(path, &f, err);
+    if (rc != DDP_OK) return rc;
+    rc = DDP_EXIT_USAGE;
+    char name[32] = "";
+    hid_t g = H5Lexists(f, "/optimizer", H5P_DEFAULT) > 0 ? H5Gopen2(f, "/optimizer", H5P_DEFAULT) : -1;
+    if (g < 0 || read_attr_str(g, "name", name, sizeof name) != 0) {
+        ddp_errf(err, "%s: holds no optimizer state (a weights-only file?); start from it with --init instead of "
+                 "--resume", path);
+        goto done;
+    }
+    if (strcmp(name, ddp_optim_name(o->cfg.kind)) != 0) {
+        ddp_errf(err, "%s: was trained with --optimizer %s, this run uses %s; resume with --optimizer %s", path, name,
+                 ddp_optim_name(o->cfg.kind), name);
+        goto done;
+    }
+    int64_t step = 0, has_momentum = 0;
+    if (read_attr_i64(g, "step", &step) != 0 || read_attr_i64(g, "has_momentum", &has_momentum) != 0 || step < 0) {
+        ddp_errf(err, "%s: optimizer attributes step/has_momentum missing", path);
+        goto done;
+    }
+    for (size_t k = 0; k < N_STATE_BUFS; k++) {
+        float *buf = state_ptr(o, k);
+        if (!buf) continue;
+        for (int t = 0; t < m->n_tensors; t++) {
+            char dname[160];
+            snprintf(dname, sizeof dname, "/optimizer/state/%s/%s", m->tensors[t].name, STATE_BUFS[k].name);
+            if (H5Lexists(f, "/optimizer/state", H5P_DEFAULT) <= 0 || H5Lexists(f, dname, H5P_DEFAULT) <= 0) {
+                ddp_errf(err, "%s: no optimizer state '%s' for '%s'; resume with the optimizer options of the run "
+                         "that wrote it (e.g. --momentum, --amsgrad, --centered)", path, STATE_BUFS[k].name,
+                         m->tensors[t].name);
+                goto done;
+            }
+            if (read_tensor(f, path, dname, m->tensors[t].n_dims, m->tensors[t].shape, buf + m->tensors[t].offset,
+                            err) != DDP_OK)
+                goto done;
+        }
+    }
+    o->step = step;
+    o->has_momentum = (int)has_momentum;
+    hid_t tg = H5Lexists(f, "/train", H5P_DEFAULT) > 0 ? H5Gopen2(f, "/train", H5P_DEFAULT) : -1;
+    int64_t seed = 0, shuffle = 0, drop_last = 0;
+    int ok = tg >= 0 && read_attr_i64(tg, "step", &ts->step) == 0 && read_attr_i64(tg, "epoch", &ts->epoch) == 0 &&
+             read_attr_i64(tg, "batch_in_epoch", &ts->batch_in_epoch) == 0 && read_attr_i64(tg, "seed", &seed) == 0 &&
+             read_attr_i64(tg, "n_vshards", &ts->n_vshards) == 0 &&
+             read_attr_i64(tg, "batch_size", &ts->batch_size) == 0 && read_attr_i64(tg, "shuffle", &shuffle) == 0 &&
+             read_attr_i64(tg, "drop_last", &drop_last) == 0;
+    if (ok) {
+        read_attr_f64(tg, "last_loss", &ts->last_loss);
+        read_attr_f64(tg, "last_val_loss", &ts->last_val_loss);
+        read_attr_f64(tg, "last_val_metric", &ts->last_val_metric);
+    }
+    if (tg >= 0) H5Gclose(tg);
+    if (!ok || ts->step != step || ts->epoch < 0 || ts->batch_in_epoch < 0) {
+        ddp_errf(err, "%s: /train state missing or inconsistent with the optimizer step", path);
+        goto done;
+    }
+    ts->seed = (uint64_t)seed;
+    ts->shuffle = (int)shuffle;
+    ts->drop_last = (int)drop_last;
+    rc = DDP_OK;
+done:
+    if (g >= 0) H5Gclose(g);
+    H5Fclose(f);
+    return rc;
+}
+
+int ddp_ckpt_load_state(const ddp_comm *comm, const char *path, const ddp_model *model, ddp_optim *optim,
+                        ddp_train_state *ts, char *err)
+{
+    int rc = load_state_local(path, model, optim, ts, err);
     return ddp_comm_agree(comm, rc, err);
 }

@@ -613,9 +613,11 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         printf("}\n");
     }
     if (cfg->save_path) {
-        ddp_ckpt_meta meta = {step, epoch, cfg->standardize ? t.std_mean : NULL, cfg->standardize ? t.std_scale : NULL,
+        ddp_train_state ts = {step, epoch, 0, cfg->seed, t.train.plan.n_vshards, cfg->batch_size, cfg->shuffle,
+                              cfg->drop_last, NAN, NAN, NAN};
+        ddp_ckpt_meta meta = {&ts, &t.opt, cfg->standardize ? t.std_mean : NULL, cfg->standardize ? t.std_scale : NULL,
                               t.command_line};
-        rc = ddp_ckpt_save_weights(comm, cfg->save_path, &t.model, &meta, err);
+        rc = ddp_ckpt_save(comm, cfg->save_path, &t.model, &meta, err);
         if (rc == DDP_OK && comm->rank == 0 && !cfg->quiet) printf("saved: %s\n", cfg->save_path);
     }
 done:

@@ -1,14 +1,21 @@
-/* checkpoint.h — model files in HDF5, readable with h5py, mapping 1:1 onto
- * a torch state_dict:
- *   /model/weight            [n_out, n_features] float32
+/* checkpoint.h — checkpoints and model files in HDF5, readable with h5py,
+ * mapping 1:1 onto torch state_dicts (format_version 2):
+ *   /model/weight            [n_out, n_features] float32   (model.state_dict())
  *   /model/bias              [n_out]             float32
+ *   /optimizer/state/<param>/<buffer>   PyTorch names: momentum_buffer, exp_avg,
+ *                            exp_avg_sq, max_exp_avg_sq, square_avg, grad_avg;
+ *                            /optimizer attributes: name, step, hyper-parameters
  *   /standardize/mean, /std  [n_features] float32   (only with --standardize)
+ *   /train attributes: step, epoch, batch_in_epoch (position inside the epoch),
+ *                      seed, n_vshards, batch_size, shuffle, drop_last (the
+ *                      sampler state: epoch orders are pure functions of these),
+ *                      last loss and validation metrics
  *   root attributes: format "ddptrain-checkpoint", format_version, ddptrain_version,
  *                    model, n_features, n_classes, step, epoch, command_line
+ *   every dataset: attribute "fnv1a64", a checksum of its float32 bytes
  * Written to PATH.tmp.<pid>, flushed, fsync'd, renamed onto PATH, and the
- * directory fsync'd: a crash leaves the previous file intact.
- * This release saves weights (--save); optimizer and sampler state come with
- * resumable checkpoints (issue 4). */
+ * directory fsync'd: a kill at any moment leaves the previous file intact.
+ * format_version 1 files (weights only, no checksums) are still read. */
 #ifndef DDPTRAIN_CHECKPOINT_H
 #define DDPTRAIN_CHECKPOINT_H
 
@@ -17,23 +24,48 @@
 
 #include <stdint.h>
 
-#define DDP_CKPT_FORMAT_VERSION 1
+#define DDP_CKPT_FORMAT_VERSION 2
+
+#include "ddptrain/optim.h"
+
+/* Where training stands: enough, with the model and optimizer, to continue
+ * bitwise as if never stopped. */
+typedef struct ddp_train_state {
+    int64_t step;           /* optimizer steps completed */
+    int64_t epoch;          /* epoch of the next step */
+    int64_t batch_in_epoch; /* index of the next global batch in that epoch */
+    uint64_t seed;
+    int64_t n_vshards, batch_size;
+    int shuffle, drop_last;
+    double last_loss, last_val_loss, last_val_metric; /* NaN when unknown */
+} ddp_train_state;
 
 typedef struct ddp_ckpt_meta {
-    int64_t step, epoch;
+    const ddp_train_state *train;      /* NULL: weights only */
+    const ddp_optim *optim;            /* NULL: no optimizer state */
     const float *std_mean, *std_scale; /* [n_features] or NULL */
     const char *command_line;
 } ddp_ckpt_meta;
 
 /* Collective: rank 0 writes, everyone learns the outcome. */
-int ddp_ckpt_save_weights(const ddp_comm *comm, const char *path, const ddp_model *model, const ddp_ckpt_meta *meta,
-                          char *err);
+int ddp_ckpt_save(const ddp_comm *comm, const char *path, const ddp_model *model, const ddp_ckpt_meta *meta,
+                  char *err);
+
+/* Not collective: does the file open, declare the format, and pass every
+ * dataset checksum? DDP_OK or DDP_EXIT_USAGE with the reason. */
+int ddp_ckpt_verify(const char *path, char *err);
+
+/* Collective: restore optimizer state and train state saved in `path` into
+ * an optimizer initialised with the same configuration and a zeroed ts. */
+int ddp_ckpt_load_state(const ddp_comm *comm, const char *path, const ddp_model *model, ddp_optim *optim,
+                        ddp_train_state *ts, char *err);
 
 /* What a weights file declares, read before the model exists. */
 typedef struct ddp_ckpt_header {
     ddp_task kind;
     int64_t n_features, n_classes;
     int has_standardize;
+    int64_t format_version;
 } ddp_ckpt_header;
 
 /* Collective (every rank reads the small file; the ranks agree). */
