@@ -83,6 +83,10 @@ enum opt_id {
     OPT_CHECK_EVERY,
     OPT_CHECKPOINT,
     OPT_PROGRESS,
+    OPT_CKPT_PATH,
+    OPT_CKPT_EVERY,
+    OPT_KEEP,
+    OPT_RESUME,
 };
 
 typedef struct opt_spec {
@@ -138,7 +142,10 @@ static const opt_spec OPTS[] = {
     {{"max-skips", required_argument, NULL, OPT_MAX_SKIPS}, TRAIN},
     {{"check-every", required_argument, NULL, OPT_CHECK_EVERY}, TRAIN},
     {{"progress", required_argument, NULL, OPT_PROGRESS}, TRAIN},
-    {{"checkpoint", required_argument, NULL, OPT_CHECKPOINT}, CMD_BIT(DDP_CMD_EVAL) | CMD_BIT(DDP_CMD_PREDICT)},
+    {{"checkpoint-every", required_argument, NULL, OPT_CKPT_EVERY}, TRAIN},
+    {{"keep", required_argument, NULL, OPT_KEEP}, TRAIN},
+    {{"resume", no_argument, NULL, OPT_RESUME}, TRAIN},
+    {{"checkpoint", required_argument, NULL, OPT_CHECKPOINT}, RUNS},
     {{"checksum", no_argument, NULL, OPT_CHECKSUM}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO)},
     {{"out", required_argument, NULL, OPT_OUT},
      CMD_BIT(DDP_CMD_GEN) | CMD_BIT(DDP_CMD_CONVERT) | CMD_BIT(DDP_CMD_PREDICT)},
@@ -280,6 +287,7 @@ static void set_defaults(ddp_config *cfg)
     cfg->max_skips = 10;
     cfg->check_every = 100;
     cfg->progress = -1;
+    cfg->keep = 2;
 }
 
 /* After parsing: fill the optimizer defaults the user did not override,
@@ -311,6 +319,10 @@ static int finish_train(ddp_config *cfg, char *err)
     if (cfg->val_path && !cfg->val_labels) cfg->val_labels = cfg->labels_name;
     if (cfg->val_features && !cfg->val_path) cfg->val_path = cfg->data_path;
     if (cfg->patience > 0 && cfg->tol == 0) cfg->tol = 1e-4;
+    if ((cfg->resume || cfg->ckpt_every_steps || cfg->ckpt_every_epochs) && !cfg->checkpoint) {
+        ddp_errf(err, "--resume and --checkpoint-every need --checkpoint PATH (where checkpoints are written)");
+        return DDP_EXIT_USAGE;
+    }
     return DDP_OK;
 }
 
@@ -490,7 +502,30 @@ static int apply_option(ddp_config *cfg, int id, const char *arg, char *err)
         break;
     case OPT_MAX_SKIPS: rc = ddp_parse_i64(arg, 1, INT64_C(1) << 40, what, &cfg->max_skips, err); break;
     case OPT_CHECK_EVERY: rc = ddp_parse_i64(arg, 0, INT64_C(1) << 50, what, &cfg->check_every, err); break;
-    case OPT_CHECKPOINT: cfg->ckpt_path = arg; break;
+    case OPT_CHECKPOINT:
+        if (cfg->command == DDP_CMD_TRAIN) cfg->checkpoint = arg;
+        else cfg->ckpt_path = arg;
+        break;
+    case OPT_CKPT_EVERY: {
+        /* "500s" / "500" steps, "1e" epochs */
+        char num[32];
+        size_t n = strlen(arg);
+        char unit = n > 0 ? arg[n - 1] : 0;
+        int has_unit = unit == 's' || unit == 'e';
+        if (n == 0 || n >= sizeof num) {
+            ddp_errf(err, "--checkpoint-every: '%s' must be N steps ('500s' or '500') or N epochs ('1e')", arg);
+            return DDP_EXIT_USAGE;
+        }
+        memcpy(num, arg, n - (size_t)has_unit);
+        num[n - (size_t)has_unit] = '\0';
+        int64_t every = 0;
+        rc = ddp_parse_i64(num, 1, INT64_C(1) << 50, what, &every, err);
+        if (rc == DDP_OK && unit == 'e') cfg->ckpt_every_epochs = every, cfg->ckpt_every_steps = 0;
+        else if (rc == DDP_OK) cfg->ckpt_every_steps = every, cfg->ckpt_every_epochs = 0;
+        break;
+    }
+    case OPT_KEEP: rc = ddp_parse_i64(arg, 1, 1000000, what, &cfg->keep, err); break;
+    case OPT_RESUME: cfg->resume = 1; break;
     case OPT_PROGRESS:
         if (strcmp(arg, "auto") == 0) cfg->progress = -1;
         else if (strcmp(arg, "on") == 0) cfg->progress = 1;

@@ -26,6 +26,7 @@
 #include <hdf5.h>
 #include <math.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@
 #endif
 
 /* Extra slots after the gradient in the step's allreduce buffer. */
-enum { RED_LOSS = 0, RED_COUNT, RED_NONFINITE, RED_EXTRA };
+enum { RED_LOSS = 0, RED_COUNT, RED_NONFINITE, RED_STOP, RED_EXTRA };
 
 typedef struct trainer {
     const ddp_comm *comm;
@@ -60,10 +61,50 @@ typedef struct trainer {
     ddp_lr_config lr;    /* schedule with the run's horizon filled in */
     int bar;             /* rank 0 draws the progress bar */
     ddp_optim backup;    /* --nan-policy skip: optimizer state before the step */
+    ddp_train_state start; /* where the loop begins (resume) */
+    int lock_fd;         /* rank 0: the checkpoint series lock, or -1 */
+    double last_loss, last_val_loss, last_val_metric;
     ddp_timers timers;
     FILE *metrics;
     char command_line[2048];
 } trainer;
+
+/* --------------------------------------------------------------- signals */
+
+/* SIGTERM, SIGINT, SIGUSR1 (Slurm's --signal) ask for a clean stop: the flag
+ * rides on the next step's allreduce, every rank finishes that step, the
+ * checkpoint is written and the job exits DDP_EXIT_SIGNAL. A second SIGINT
+ * exits at once (128 + SIGINT), for a user who really means it. */
+static volatile sig_atomic_t g_stop_signal = 0;
+
+static void on_stop_signal(int sig)
+{
+    if (sig == SIGINT && g_stop_signal == SIGINT) _exit(128 + SIGINT);
+    g_stop_signal = sig;
+}
+
+static void install_signals(struct sigaction *saved)
+{
+    const int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (int i = 0; i < 3; i++) sigaction(sigs[i], &sa, &saved[i]);
+    g_stop_signal = 0;
+}
+
+static void restore_signals(const struct sigaction *saved)
+{
+    const int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
+    for (int i = 0; i < 3; i++) sigaction(sigs[i], &saved[i], NULL);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : sig == SIGUSR1 ? "SIGUSR1" : "a signal";
+}
 
 /* ---------------------------------------------------------------- set-up */
 
@@ -123,6 +164,102 @@ static void join_argv(int argc, char **argv, char *out, size_t out_bytes)
     }
 }
 
+static int check_model_matches(const trainer *t, const ddp_ckpt_header *hdr, const char *what, const char *path,
+                               char *err)
+{
+    const ddp_config *cfg = t->cfg;
+    int64_t F = t->train.n_features, C = t->train.n_classes;
+    if (hdr->kind != cfg->task || hdr->n_features != F || (cfg->task == DDP_TASK_SOFTMAX && hdr->n_classes != C)) {
+        ddp_errf(err, "%s %s holds a %s model with %lld features and %lld classes, but this run trains %s with %lld "
+                 "features and %lld classes: use a matching file or start afresh", what, path,
+                 ddp_task_name(hdr->kind), (long long)hdr->n_features, (long long)hdr->n_classes,
+                 ddp_task_name(cfg->task), (long long)F, (long long)C);
+        return DDP_EXIT_USAGE;
+    }
+    return DDP_OK;
+}
+
+/* Rank 0 picks the newest checkpoint that verifies and tells everyone. */
+static int find_resume_point(trainer *t, char *path, size_t path_bytes, char *err)
+{
+    const ddp_comm *comm = t->comm;
+    char warn[DDP_ERR_LEN] = "";
+    int rc = DDP_OK;
+    if (comm->rank == 0) {
+        rc = ddp_ckpt_find_latest(t->cfg->checkpoint, path, path_bytes, warn, err);
+        if (warn[0]) fprintf(stderr, "ddptrain: warning: %s; falling back to an older checkpoint\n", warn);
+        if (rc == 1) { /* nothing yet: one batch script serves the first run and every restart */
+            path[0] = '\0';
+            if (!t->cfg->quiet) printf("resume: no checkpoint at %s yet; starting from step 0\n", t->cfg->checkpoint);
+            rc = DDP_OK;
+        }
+    }
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc != DDP_OK) return rc;
+    ddp_comm_bcast(comm, path, path_bytes, 0);
+    path[path_bytes - 1] = '\0';
+    return DDP_OK;
+}
+
+static int resume_weights(trainer *t, const char *path, char *err)
+{
+    ddp_ckpt_header hdr;
+    int rc = ddp_ckpt_read_header(t->comm, path, &hdr, err);
+    if (rc == DDP_OK) rc = check_model_matches(t, &hdr, "checkpoint", path, err);
+    if (rc == DDP_OK && hdr.has_standardize != t->cfg->standardize) {
+        ddp_errf(err, "checkpoint %s was trained %s --standardize; resume %s it", path,
+                 hdr.has_standardize ? "with" : "without", hdr.has_standardize ? "with" : "without");
+        rc = DDP_EXIT_USAGE;
+    }
+    if (rc != DDP_OK) return rc;
+    return ddp_ckpt_load_weights(t->comm, path, &t->model, t->std_mean, t->std_scale, err);
+}
+
+static int resume_state(trainer *t, const char *path, char *err)
+{
+    const ddp_config *cfg = t->cfg;
+    ddp_train_state *ts = &t->start;
+    int rc = ddp_ckpt_load_state(t->comm, path, &t->model, &t->opt, ts, err);
+    if (rc != DDP_OK) return rc;
+    const char *what = NULL;
+    char had[64] = "", now[64] = "";
+    if (ts->seed != cfg->seed) {
+        what = "--seed";
+        snprintf(had, sizeof had, "%llu", (unsigned long long)ts->seed);
+        snprintf(now, sizeof now, "%llu", (unsigned long long)cfg->seed);
+    } else if (ts->n_vshards != t->train.plan.n_vshards) {
+        what = "--virtual-shards";
+        snprintf(had, sizeof had, "%lld", (long long)ts->n_vshards);
+        snprintf(now, sizeof now, "%lld", (long long)t->train.plan.n_vshards);
+    } else if (ts->batch_size != cfg->batch_size) {
+        what = "--batch-size";
+        snprintf(had, sizeof had, "%lld", (long long)ts->batch_size);
+        snprintf(now, sizeof now, "%lld", (long long)cfg->batch_size);
+    } else if (ts->shuffle != cfg->shuffle || ts->drop_last != cfg->drop_last) {
+        what = "--no-shuffle/--drop-last";
+        snprintf(had, sizeof had, "shuffle %d drop_last %d", ts->shuffle, ts->drop_last);
+        snprintf(now, sizeof now, "shuffle %d drop_last %d", cfg->shuffle, cfg->drop_last);
+    }
+    if (what) {
+        ddp_errf(err, "checkpoint %s was written with %s %s, this run has %s: the batch sequence would differ; resume "
+                 "with the same value", path, what, had, now);
+        return DDP_EXIT_USAGE;
+    }
+    if (ts->batch_in_epoch >= ddp_sampler_batches_per_epoch(&t->sampler)) { /* saved after an epoch's last batch */
+        ts->epoch++;
+        ts->batch_in_epoch = 0;
+    }
+    if (t->comm->rank == 0 && !cfg->quiet) {
+        printf("resume: %s (step %lld, epoch %lld, batch %lld of the epoch)\n", path, (long long)ts->step,
+               (long long)ts->epoch, (long long)ts->batch_in_epoch);
+        if (ts->lr != cfg->optim.lr) printf("resume: --lr %g (the checkpoint's run used %g)\n", cfg->optim.lr, ts->lr);
+        if (ts->epochs != cfg->epochs)
+            printf("resume: --epochs %lld (the checkpoint's run planned %lld)\n", (long long)cfg->epochs,
+                   (long long)ts->epochs);
+    }
+    return DDP_OK;
+}
+
 static int setup(trainer *t, char *err)
 {
     const ddp_config *cfg = t->cfg;
@@ -153,25 +290,34 @@ static int setup(trainer *t, char *err)
     t->std_scale = calloc((size_t)F, sizeof(float));
     DDP_ASSERT(t->std_mean && t->std_scale);
 
-    if (cfg->init_path) {
+    t->lock_fd = -1;
+    t->start.best_loss = INFINITY;
+    char resume_path[4096] = "";
+    if (cfg->checkpoint) {
+        rc = comm->rank == 0 ? ddp_ckpt_lock(cfg->checkpoint, &t->lock_fd, err) : DDP_OK;
+        rc = ddp_comm_agree(comm, rc, err);
+        if (rc != DDP_OK) return rc;
+    }
+    if (cfg->resume) {
+        rc = find_resume_point(t, resume_path, sizeof resume_path, err);
+        if (rc != DDP_OK) return rc;
+    }
+    if (resume_path[0]) {
+        rc = resume_weights(t, resume_path, err);
+        if (rc != DDP_OK) return rc;
+    } else if (cfg->init_path) {
         ddp_ckpt_header hdr;
         rc = ddp_ckpt_read_header(comm, cfg->init_path, &hdr, err);
         if (rc != DDP_OK) return rc;
-        if (hdr.kind != cfg->task || hdr.n_features != F ||
-            (cfg->task == DDP_TASK_SOFTMAX && hdr.n_classes != n_classes)) {
-            ddp_errf(err, "--init %s holds a %s model with %lld features and %lld classes, but this run trains %s "
-                     "with %lld features and %lld classes", cfg->init_path, ddp_task_name(hdr.kind),
-                     (long long)hdr.n_features, (long long)hdr.n_classes, ddp_task_name(cfg->task), (long long)F,
-                     (long long)n_classes);
-            return DDP_EXIT_USAGE;
-        }
+        rc = check_model_matches(t, &hdr, "--init", cfg->init_path, err);
+        if (rc != DDP_OK) return rc;
         rc = ddp_ckpt_load_weights(comm, cfg->init_path, &t->model, NULL, NULL, err);
         if (rc != DDP_OK) return rc;
     } else {
         ddp_model_init_params(&t->model, cfg->seed);
     }
     if (cfg->standardize) {
-        standardize(t);
+        if (!resume_path[0]) standardize(t); /* resume: the stored statistics, bit for bit */
         ddp_apply_standardize(t->train.x, t->train.n_local, F, t->std_mean, t->std_scale);
         if (t->has_val) ddp_apply_standardize(t->val.x, t->val.n_local, F, t->std_mean, t->std_scale);
     }
@@ -182,6 +328,10 @@ static int setup(trainer *t, char *err)
         rc = ddp_sampler_init(&t->sampler, &t->train.plan, cfg->batch_size, cfg->drop_last, cfg->shuffle, cfg->seed,
                               err);
     if (rc != DDP_OK) return rc;
+    if (resume_path[0]) {
+        rc = resume_state(t, resume_path, err);
+        if (rc != DDP_OK) return rc;
+    }
 
     for (int k = 0; k < t->model.n_tensors; k++) {
         const ddp_tensor *tt = &t->model.tensors[k];
@@ -217,6 +367,7 @@ static int setup(trainer *t, char *err)
 
 static void teardown(trainer *t)
 {
+    if (t->lock_fd >= 0) close(t->lock_fd);
     if (t->metrics) fclose(t->metrics);
     free(t->idx);
     free(t->scratch);
@@ -357,6 +508,7 @@ typedef struct step_result {
     double update_norm;
     int64_t rows;     /* global batch rows */
     int skipped;      /* non-finite loss/gradient and --nan-policy skip */
+    int stop;         /* some rank received a stop signal: finish here */
 } step_result;
 
 static int train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, step_result *res, char *err)
@@ -386,10 +538,12 @@ static int train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, step_r
     red[pos + RED_LOSS] = loss_sum;
     red[pos + RED_COUNT] = (double)n_local;
     red[pos + RED_NONFINITE] = isfinite(loss_sum) ? 0.0 : 1.0;
+    red[pos + RED_STOP] = g_stop_signal ? 1.0 : 0.0;
     ddp_comm_sum_f64(t->comm, red, (size_t)(t->n_active + RED_EXTRA));
     ddp_timer_stop(&t->timers, DDP_PHASE_ALLREDUCE, ddp_now());
 
     double count = red[pos + RED_COUNT];
+    res->stop = red[pos + RED_STOP] > 0;
     res->rows = (int64_t)count;
     DDP_ASSERT(count == (double)ddp_sampler_global_batch_rows(&t->sampler, k));
     res->loss = red[pos + RED_LOSS] / count;
@@ -488,6 +642,11 @@ static void emit_log(trainer *t, const char *kind, int64_t step, int64_t epoch, 
     double dt = ddp_now() - w->t0;
     r.samples_per_s = dt > 0 ? w->rows / dt : 0;
     r.skipped_steps = w->skipped;
+    t->last_loss = r.loss;
+    if (val) {
+        t->last_val_loss = val->loss;
+        t->last_val_metric = val->metric;
+    }
     for (int p = 0; p < DDP_PHASE_COUNT; p++) {
         double mine = t->timers.total[p] - w->timers_at_start.total[p];
         r.phase_seconds[p] = ddp_comm_stat3(t->comm, mine).max; /* slowest rank */
@@ -502,13 +661,48 @@ static void emit_log(trainer *t, const char *kind, int64_t step, int64_t epoch, 
     if (t->metrics) ddp_log_json(t->metrics, &r);
 }
 
+/* Write checkpoint `step` of the series with the position of the next batch;
+ * rank 0 then drops the files beyond --keep. A failed periodic save is
+ * reported and training goes on: the previous checkpoint stays the valid one. */
+static int save_checkpoint(trainer *t, int64_t step, int64_t next_epoch, int64_t next_batch, double best,
+                           int64_t bad_epochs, int periodic, char *err)
+{
+    const ddp_config *cfg = t->cfg;
+    char path[4096];
+    if (ddp_ckpt_step_path(cfg->checkpoint, step, path, sizeof path) != 0) {
+        ddp_errf(err, "--checkpoint %s: path too long", cfg->checkpoint);
+        return DDP_EXIT_USAGE;
+    }
+    ddp_train_state ts = {step, next_epoch, next_batch, cfg->seed, t->train.plan.n_vshards, cfg->batch_size,
+                          cfg->shuffle, cfg->drop_last, t->last_loss, t->last_val_loss, t->last_val_metric, best,
+                          bad_epochs, cfg->optim.lr, cfg->epochs};
+    ddp_ckpt_meta meta = {&ts, &t->opt, cfg->standardize ? t->std_mean : NULL, cfg->standardize ? t->std_scale : NULL,
+                          t->command_line};
+    int rc = ddp_ckpt_save(t->comm, path, &t->model, &meta, err);
+    if (rc == DDP_OK) {
+        if (t->comm->rank == 0) ddp_ckpt_rotate(cfg->checkpoint, cfg->keep);
+        if (t->comm->rank == 0 && !cfg->quiet && !periodic) printf("checkpoint: %s\n", path);
+        return DDP_OK;
+    }
+    if (periodic) {
+        if (t->comm->rank == 0)
+            fprintf(stderr, "ddptrain: warning: checkpoint at step %lld failed: %s; the previous checkpoint stays "
+                    "the valid one\n", (long long)step, err);
+        return DDP_OK;
+    }
+    return rc;
+}
+
 int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **argv, char *err)
 {
     trainer t;
     memset(&t, 0, sizeof t);
     t.comm = comm;
     t.cfg = cfg;
+    t.last_loss = t.last_val_loss = t.last_val_metric = NAN;
     join_argv(argc, argv, t.command_line, sizeof t.command_line);
+    struct sigaction saved[3];
+    install_signals(saved);
     int rc = setup(&t, err);
     if (rc != DDP_OK) goto done;
     print_startup(&t);
@@ -526,16 +720,18 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
     int want_bar = cfg->progress == 1 ||
                    (cfg->progress == -1 && isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE"));
     t.bar = comm->rank == 0 && !cfg->quiet && want_bar;
-    int tty = t.bar;
-    double best = INFINITY, t_start = ddp_now(), last_bar = 0;
-    int64_t step = 0, bad_epochs = 0, consecutive_skips = 0, epoch = 0;
+    double best = t.start.best_loss, t_start = ddp_now(), last_bar = 0;
+    int64_t step = t.start.step, bad_epochs = t.start.bad_epochs, consecutive_skips = 0;
+    int64_t epoch = t.start.epoch, next_epoch = t.start.epoch, next_batch = t.start.batch_in_epoch;
+    int64_t last_saved = -1;
     const char *stop_reason = "finished";
+    int stopped = 0;
     window log_w, epoch_w;
     window_reset(&log_w, &t.timers);
-    for (epoch = 0; epoch < cfg->epochs && step < total; epoch++) {
+    for (epoch = t.start.epoch; epoch < cfg->epochs && step < total && !stopped; epoch++) {
         ddp_sampler_set_epoch(&t.sampler, epoch);
         window_reset(&epoch_w, &t.timers);
-        for (int64_t k = 0; k < per_epoch && step < total; k++) {
+        for (int64_t k = (epoch == t.start.epoch ? t.start.batch_in_epoch : 0); k < per_epoch && step < total; k++) {
             step_result s;
             rc = train_step(&t, epoch, k, step, &s, err);
             if (rc != DDP_OK) goto done;
@@ -560,6 +756,8 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
                 }
             }
             step++;
+            next_epoch = k + 1 < per_epoch ? epoch : epoch + 1;
+            next_batch = k + 1 < per_epoch ? k + 1 : 0;
             if (cfg->check_every > 0 && step % cfg->check_every == 0) {
                 rc = check_identical(&t, step, err);
                 if (rc != DDP_OK) goto done;
@@ -574,12 +772,22 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
                 emit_log(&t, "step", step, epoch, &log_w, ddp_lr_at(&t.lr, step - 1), t.has_val ? &sval : NULL);
                 window_reset(&log_w, &t.timers);
             }
-            if (tty && ddp_now() - last_bar > 0.1) {
+            if (s.stop) { /* every rank saw the flag in the same allreduce */
+                stopped = 1;
+                break;
+            }
+            if (cfg->checkpoint && cfg->ckpt_every_steps > 0 && step % cfg->ckpt_every_steps == 0) {
+                rc = save_checkpoint(&t, step, next_epoch, next_batch, best, bad_epochs, 1, err);
+                if (rc != DDP_OK) goto done;
+                last_saved = step;
+            }
+            if (t.bar && ddp_now() - last_bar > 0.1) {
                 last_bar = ddp_now();
                 ddp_progress(stdout, step, total, s.loss, last_bar - t_start);
             }
         }
-        /* end of epoch: validation, log, convergence */
+        if (stopped) break;
+        /* end of epoch: validation, log, convergence, epoch checkpoints */
         double t_eval = ddp_now();
         ddp_eval_result val = {NAN, NAN, NAN};
         if (t.has_val) val = ddp_evaluate(comm, cfg->task, &t.model, &t.val, t.n_threads);
@@ -587,40 +795,67 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         emit_log(&t, "epoch", step, epoch, &epoch_w, ddp_lr_at(&t.lr, step > 0 ? step - 1 : 0),
                  t.has_val ? &val : NULL);
         double watched = t.has_val ? val.loss : (epoch_w.rows > 0 ? epoch_w.loss_sum / epoch_w.rows : NAN);
+        int converged = 0;
         if (cfg->patience > 0 && isfinite(watched)) {
             if (watched < best - cfg->tol) {
                 best = watched;
                 bad_epochs = 0;
             } else if (++bad_epochs >= cfg->patience) {
+                converged = 1;
                 stop_reason = "converged";
                 if (comm->rank == 0 && !cfg->quiet)
                     printf("converged: %s loss %.6f has not improved by --tol %g for %lld epochs (best %.6f)\n",
                            t.has_val ? "validation" : "training", watched, cfg->tol, (long long)bad_epochs, best);
-                epoch++;
-                break;
             }
+        }
+        if (cfg->checkpoint && cfg->ckpt_every_epochs > 0 && (epoch + 1) % cfg->ckpt_every_epochs == 0 &&
+            last_saved != step && next_batch == 0) {
+            rc = save_checkpoint(&t, step, next_epoch, 0, best, bad_epochs, 1, err);
+            if (rc != DDP_OK) goto done;
+            last_saved = step;
+        }
+        if (converged) {
+            epoch++;
+            break;
         }
     }
     rc = check_identical(&t, step, err);
     if (rc != DDP_OK) goto done;
     if (comm->rank == 0 && !cfg->quiet) {
         double dt = ddp_now() - t_start;
-        printf("done: %s after %lld steps, %lld epochs in %.3f s\n", stop_reason, (long long)step, (long long)epoch,
-               dt);
+        printf("done: %s after %lld steps, %lld epochs in %.3f s\n", stopped ? "stopped by a signal" : stop_reason,
+               (long long)step, (long long)(stopped ? next_epoch : epoch), dt);
         printf("summary: {\"steps\":%lld,\"epochs\":%lld,\"seconds\":%.6f,\"ranks\":%d,\"threads\":%d", (long long)step,
-               (long long)epoch, dt, comm->size, t.n_threads);
+               (long long)(stopped ? next_epoch : epoch), dt, comm->size, t.n_threads);
         for (int p = 0; p < DDP_PHASE_COUNT; p++) printf(",\"t_%s\":%.6f", DDP_PHASE_NAMES[p], t.timers.total[p]);
         printf("}\n");
     }
-    if (cfg->save_path) {
-        ddp_train_state ts = {step, epoch, 0, cfg->seed, t.train.plan.n_vshards, cfg->batch_size, cfg->shuffle,
-                              cfg->drop_last, NAN, NAN, NAN};
+    if (cfg->checkpoint && last_saved != step) {
+        rc = save_checkpoint(&t, step, next_epoch, next_batch, best, bad_epochs, 0, err);
+        if (rc != DDP_OK) goto done;
+    }
+    if (cfg->save_path && !stopped) {
+        ddp_train_state ts = {step, next_epoch, next_batch, cfg->seed, t.train.plan.n_vshards, cfg->batch_size,
+                              cfg->shuffle, cfg->drop_last, t.last_loss, t.last_val_loss, t.last_val_metric, best,
+                              bad_epochs, cfg->optim.lr, cfg->epochs};
         ddp_ckpt_meta meta = {&ts, &t.opt, cfg->standardize ? t.std_mean : NULL, cfg->standardize ? t.std_scale : NULL,
                               t.command_line};
         rc = ddp_ckpt_save(comm, cfg->save_path, &t.model, &meta, err);
         if (rc == DDP_OK && comm->rank == 0 && !cfg->quiet) printf("saved: %s\n", cfg->save_path);
+        if (rc != DDP_OK) goto done;
+    }
+    if (stopped) {
+        int sig = g_stop_signal;
+        if (cfg->checkpoint)
+            ddp_errf(err, "stopped by %s after step %lld; checkpoint written to the series %s: continue with --resume",
+                     sig ? signal_name(sig) : "a signal on another rank", (long long)step, cfg->checkpoint);
+        else
+            ddp_errf(err, "stopped by %s after step %lld; nothing saved (no --checkpoint)",
+                     sig ? signal_name(sig) : "a signal on another rank", (long long)step);
+        rc = DDP_EXIT_SIGNAL;
     }
 done:
+    restore_signals(saved);
     teardown(&t);
     return rc;
 }

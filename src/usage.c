@@ -109,7 +109,15 @@ void ddp_config_usage(ddp_command cmd, FILE *out)
               "      --print-weights       print parameter values at each log line\n"
               "      --metrics FILE        one JSON object per log line (JSONL)\n"
               "      --save FILE           final weights (checkpoint layout, readable with h5py)\n"
-              "      --check-every N       cross-rank parameter checksum period in steps (default 100)\n",
+              "      --check-every N       cross-rank parameter checksum period in steps (default 100)\n"
+              "checkpoints\n"
+              "      --checkpoint PATH     write PATH.step<N>.h5 (weights, optimizer and sampler state,\n"
+              "                            checksums; atomic) at --checkpoint-every and at the end\n"
+              "      --checkpoint-every N  Ns or N: every N steps;  Ne: every N epochs\n"
+              "      --keep K              keep the K newest checkpoints (default 2)\n"
+              "      --resume              continue from the newest valid checkpoint at PATH (on any rank\n"
+              "                            count the virtual shards allow); a fresh start when there is none\n"
+              "signals: SIGTERM, SIGINT, SIGUSR1 finish the step, checkpoint, exit 7; a 2nd SIGINT exits at once\n",
               out);
         break;
     case DDP_CMD_EVAL:

@@ -38,6 +38,10 @@ typedef struct ddp_train_state {
     int64_t n_vshards, batch_size;
     int shuffle, drop_last;
     double last_loss, last_val_loss, last_val_metric; /* NaN when unknown */
+    double best_loss;       /* --patience state: best watched loss so far */
+    int64_t bad_epochs;     /* --patience state: epochs without improvement */
+    double lr;              /* base --lr of the run that wrote it (changes are logged) */
+    int64_t epochs;         /* --epochs of that run */
 } ddp_train_state;
 
 typedef struct ddp_ckpt_meta {
@@ -74,5 +78,22 @@ int ddp_ckpt_read_header(const ddp_comm *comm, const char *path, ddp_ckpt_header
  * present) after checking shapes against the model. Collective. */
 int ddp_ckpt_load_weights(const ddp_comm *comm, const char *path, ddp_model *model, float *std_mean,
                           float *std_scale, char *err);
+
+/* ---- rotation --------------------------------------------------------
+ * --checkpoint PATH names a series: PATH.step<12 digits>.h5 (a trailing ".h5"
+ * of PATH is dropped first). None of these is collective: rank 0 does the
+ * file-system work and broadcasts what it found. */
+int ddp_ckpt_step_path(const char *base, int64_t step, char *out, size_t out_bytes);
+/* Steps of the series' files present, newest first (at most max_steps). */
+int ddp_ckpt_list(const char *base, int64_t *steps, int max_steps);
+/* Newest file of the series that verifies into path_out: DDP_OK; 1 when the
+ * series is empty; DDP_EXIT_USAGE when files exist but none verifies. Each
+ * file skipped is reported in `warn` (appended, DDP_ERR_LEN). */
+int ddp_ckpt_find_latest(const char *base, char *path_out, size_t out_bytes, char *warn, char *err);
+/* Delete all but the `keep` newest files of the series, and stale temp files. */
+void ddp_ckpt_rotate(const char *base, int64_t keep);
+/* Exclusive advisory lock PATH.lock for the life of the run: a second job on
+ * the same series refuses instead of interleaving. fd_out stays open. */
+int ddp_ckpt_lock(const char *base, int *fd_out, char *err);
 
 #endif

@@ -103,6 +103,11 @@ typedef struct ddp_config {
     int64_t check_every;      /* --check-every N: cross-rank parameter checksum period */
     const char *ckpt_path;    /* --checkpoint FILE (eval, predict) */
     int progress;             /* --progress: -1 auto (terminal and not under mpirun), 0 off, 1 on */
+    const char *checkpoint;   /* --checkpoint PATH: files PATH.step<N>.h5 (a trailing .h5 is dropped) */
+    int64_t ckpt_every_steps; /* --checkpoint-every Ns (0 = off) */
+    int64_t ckpt_every_epochs; /* --checkpoint-every Ne (0 = off) */
+    int64_t keep;             /* --keep K newest checkpoints (default 2) */
+    int resume;               /* --resume: continue from the newest valid checkpoint, if any */
 } ddp_config;
 
 /* Fills cfg with defaults, then parses argv. Returns DDP_OK or
