@@ -150,9 +150,13 @@ static int save_local(const char *path, const ddp_model *m, const ddp_ckpt_meta 
         ddp_errf(err, "%s: path too long", path);
         return DDP_EXIT_USAGE;
     }
+    errno = 0;
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) {
-        ddp_errf(err, "%s: cannot create %s (directory missing or not writable?)", path, tmp);
+        int e = errno;
+        unlink(tmp); /* HDF5 may leave an empty file behind */
+        ddp_errf(err, "%s: writing failed: cannot create %s: %s (disk full? directory not writable?); the previous "
+                 "checkpoint, if any, is unchanged", path, tmp, e ? strerror(e) : "HDF5 error");
         return DDP_EXIT_IO;
     }
     int bad = 0;

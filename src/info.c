@@ -4,6 +4,7 @@
  * checksum computed by a plain serial read, independent of the parallel
  * loader it is compared against. Links are listed, never followed. */
 #include "ddptrain/info.h"
+#include "ddptrain/checkpoint.h"
 #include "ddptrain/common.h"
 #include "ddptrain/data.h"
 #include "ddptrain/h5safe.h"
@@ -206,6 +207,26 @@ int ddp_info_run(const ddp_config *cfg, FILE *out, char *err)
     visit_ctx ctx = {cfg->data_path, out};
     H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, visit_link, &ctx);
     H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, out);
+
+    /* A ddptrain checkpoint: training state, and the verdict of its checksums. */
+    if (H5Aexists(file, "format") > 0 && H5Lexists(file, "/model", H5P_DEFAULT) > 0) {
+        for (const char *grp = "/train"; grp; grp = strcmp(grp, "/train") == 0 ? "/optimizer" : NULL) {
+            if (H5Lexists(file, grp, H5P_DEFAULT) <= 0) continue;
+            hid_t g = H5Gopen2(file, grp, H5P_DEFAULT);
+            fprintf(out, "%s:\n", grp);
+            H5Aiterate2(g, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, out);
+            H5Gclose(g);
+        }
+        char why[DDP_ERR_LEN] = "";
+        H5Fclose(file);
+        if (ddp_ckpt_verify(cfg->data_path, why) == DDP_OK) {
+            fprintf(out, "checkpoint: valid (every dataset passes its checksum)\n");
+            return DDP_OK;
+        }
+        fprintf(out, "checkpoint: INVALID: %s\n", why);
+        ddp_errf(err, "%s", why);
+        return DDP_EXIT_USAGE;
+    }
 
     /* The label summary and checksum need a dataset pair that passes the loader's checks. */
     ddp_data_spec spec = {cfg->data_path, cfg->features_name, cfg->labels_name, DDP_TASK_LINEAR, 0, 1};

@@ -60,8 +60,16 @@ run_mpirun() {
     RC=$?
 }
 
-# no_leftovers: no ddptrain process of this test is still alive.
-no_leftovers() { ! pgrep -f "$DDPTRAIN" >/dev/null; }
+# no_leftovers: no ddptrain process is still alive (ranks of a killed job
+# may take a moment to be reaped: allow 5 s, then judge).
+no_leftovers() {
+    for _ in $(seq 50); do
+        pgrep -f "$DDPTRAIN" >/dev/null || return 0
+        sleep 0.1
+    done
+    pgrep -af "$DDPTRAIN" | sed 's/^/      left behind: /'
+    return 1
+}
 
 finish() {
     echo "$T_NAME: $T_PASS passed, $T_FAIL failed"

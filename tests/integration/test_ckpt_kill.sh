@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SIGKILL at random moments, including inside checkpoint writes: a 2-rank job
+# writes a checkpoint after EVERY step (so a large share of its time is spent
+# in writes); a random rank is killed with SIGKILL after a random delay. Every
+# time: the job ends (non-zero, within 10 s), and the newest checkpoint on
+# disk loads and passes its checksums. Leftover temp files count the kills
+# that landed inside a write. Odd trials kill at a random moment; even trials
+# wait until the writer (rank 0) has a temp file open and kill rank 0 then,
+# so kills inside writes are certain, not left to chance.
+# Finally --resume continues from the survivor.
+# DDP_KILL_TRIALS (default 20) sets the number of trials.
+source "$(dirname "$0")/lib.sh"
+
+TRIALS="${DDP_KILL_TRIALS:-20}"
+DATA="$TMP/d.h5"
+run_ranks 2 60 -- "$DDPTRAIN" gen softmax --classes 4 --rows 2000 --features 16 --seed 8 --out "$DATA"
+A=(train --data "$DATA" --model softmax --optimizer adam --lr 0.01 --batch-size 50 --epochs 100000 --seed 1
+   --quiet --checkpoint-every 1s --keep 2)
+CK="$TMP/ck/run"
+valid=0; hangs=0; in_write=0; max_exit=0; no_ckpt=0
+for trial in $(seq "$TRIALS"); do
+    ( timeout 60 mpirun -n 2 "$DDPTRAIN" "${A[@]}" --checkpoint "$CK" --resume </dev/null >/dev/null 2>&1
+      echo $? > "$TMP/rc" ) &
+    bg=$!
+    for _ in $(seq 200); do ls "$CK".step*.h5 >/dev/null 2>&1 && break; sleep 0.05; done
+    sleep "$(awk -v s="$RANDOM" 'BEGIN { printf "%.2f", 0.05 + (s % 100) / 100.0 }')"
+    mapfile -t pids < <(pgrep -f -- "--checkpoint $CK" | while read -r p; do
+        [ "$(cat /proc/"$p"/comm 2>/dev/null)" = ddptrain ] && echo "$p"; done)
+    victim=${pids[$((RANDOM % ${#pids[@]}))]:-}
+    if [ $((trial % 2)) -eq 0 ]; then # targeted: the writer, while its temp file exists
+        for p in "${pids[@]}"; do
+            tr '\0' '\n' < /proc/"$p"/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=0' && victim=$p
+        done
+        for _ in $(seq 20000); do compgen -G "$CK.step*.h5.tmp.*" >/dev/null && break; done
+    fi
+    t0=$(date +%s.%N)
+    [ -n "$victim" ] && kill -KILL "$victim"
+    wait "$bg"
+    dt=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')
+    rc=$(cat "$TMP/rc")
+    [ "$rc" -eq 124 ] && hangs=$((hangs + 1))
+    max_exit=$(awk -v a="$max_exit" -v b="$dt" 'BEGIN { print (b > a ? b : a) }')
+    ls "$CK".step*.h5.tmp.* >/dev/null 2>&1 && in_write=$((in_write + 1))
+    newest=$(ls "$CK".step*.h5 2>/dev/null | sort | tail -1)
+    if [ -z "$newest" ]; then
+        no_ckpt=$((no_ckpt + 1))
+    elif timeout 30 "$DDPTRAIN" info "$newest" >/dev/null 2>&1; then
+        valid=$((valid + 1))
+    else
+        echo "  trial $trial: newest checkpoint $newest does not verify"
+    fi
+    pkill -KILL -f -- "--checkpoint $CK" 2>/dev/null
+done
+echo "  kill -9 trials: $TRIALS, newest checkpoint valid: $valid, kills inside a write (temp file left): $in_write," \
+     "hangs: $hangs, max time from kill to job exit: ${max_exit}s"
+check "every trial left a newest checkpoint that loads and passes its checksums ($valid of $TRIALS)" \
+    test "$valid" -eq "$TRIALS"
+check "no hang: every killed job ended by itself" test "$hangs" -eq 0
+check "every killed job ended within 10 s of the kill (max ${max_exit}s)" \
+    awk -v m="$max_exit" 'BEGIN { exit !(m <= 10) }'
+check "kills landed inside checkpoint writes ($in_write of $TRIALS; at least a quarter)" \
+    test "$in_write" -ge $((TRIALS / 4))
+# the survivor resumes, and the resumed run cleans up stale temp files
+last=$(ls "$CK".step*.h5 | sort | tail -1 | sed 's/.*step0*\([0-9]*\)\.h5/\1/')
+run_ranks 2 60 -- "$DDPTRAIN" "${A[@]}" --checkpoint "$CK" --resume --max-steps $((last + 3))
+check "--resume continues from the survivor (step $last) to step $((last + 3))" \
+    test "$RC" -eq 0 -a -e "$(printf '%s.step%012d.h5' "$CK" $((last + 3)))"
+check "stale temp files of killed writers are removed" bash -c "! ls '$CK'.step*.h5.tmp.* >/dev/null 2>&1"
+check "no ddptrain process left behind" no_leftovers
+finish
