@@ -126,8 +126,9 @@ void ddp_config_usage(ddp_command cmd, FILE *out)
         break;
     case DDP_CMD_PREDICT:
         fputs("usage: mpirun -n P ddptrain predict --checkpoint FILE --data FILE --out PRED.h5 [--features N]\n"
-              "Write predictions in input row order: /prediction (linear: value; logistic: probability;\n"
-              "softmax: class id) and, for classifiers, /probability.\n", out);
+              "Write predictions in input row order: /prediction (linear: the value, float32;\n"
+              "logistic and softmax: the class id, int32) and, for classifiers, /probability\n"
+              "(logistic: P(y=1) [n]; softmax: class probabilities [n, C]).\n", out);
         break;
     default:
         fputs("usage: ddptrain <command> [options]     (ddptrain <command> --help for details)\n\n"

@@ -86,6 +86,19 @@ for sig in TERM USR1; do
     fi
 done
 
+# a second SIGINT exits at once (no waiting for the step or the save)
+( timeout 60 mpirun -n 2 "$DDPTRAIN" "${A[@]}" "${LONG[@]}" --checkpoint "$TMP/int2/run" </dev/null >/dev/null \
+    2>"$TMP/int2.err"; echo $? > "$TMP/int2rc" ) &
+bg=$!
+for _ in $(seq 200); do [ -e "$TMP/int2/run.lock" ] && break; sleep 0.05; done
+sleep 0.3
+victim=$(pgrep -f -- "--checkpoint $TMP/int2/run" | while read -r p; do
+    [ "$(cat /proc/"$p"/comm 2>/dev/null)" = ddptrain ] && echo "$p"; done | tail -1)
+kill -INT "$victim"; kill -INT "$victim"
+wait "$bg"
+check "two SIGINTs: the rank exits at once with 130 (128 + SIGINT); mpirun exits $(cat "$TMP/int2rc")" \
+    test "$(cat "$TMP/int2rc")" -eq 130
+
 # corruption: truncated newest -> fallback with a warning; flipped data byte -> detected
 ck="$TMP/corrupt/run"
 run_ranks 2 120 -- "$DDPTRAIN" "${A[@]}" --max-steps 40 --checkpoint "$ck" --checkpoint-every 10s --keep 3

@@ -14,8 +14,9 @@ source "$(dirname "$0")/lib.sh"
 TRIALS="${DDP_KILL_TRIALS:-20}"
 DATA="$TMP/d.h5"
 run_ranks 2 60 -- "$DDPTRAIN" gen softmax --classes 4 --rows 2000 --features 16 --seed 8 --out "$DATA"
-A=(train --data "$DATA" --model softmax --optimizer adam --lr 0.01 --batch-size 50 --epochs 100000 --seed 1
-   --quiet --checkpoint-every 1s --keep 2)
+BASE=(train --data "$DATA" --model softmax --optimizer adam --lr 0.01 --batch-size 50 --epochs 100000 --seed 1
+      --quiet)
+A=("${BASE[@]}" --checkpoint-every 1s --keep 2)
 CK="$TMP/ck/run"
 valid=0; hangs=0; in_write=0; max_exit=0; no_ckpt=0
 for trial in $(seq "$TRIALS"); do
@@ -65,6 +66,11 @@ last=$(ls "$CK".step*.h5 | sort | tail -1 | sed 's/.*step0*\([0-9]*\)\.h5/\1/')
 run_ranks 2 60 -- "$DDPTRAIN" "${A[@]}" --checkpoint "$CK" --resume --max-steps $((last + 3))
 check "--resume continues from the survivor (step $last) to step $((last + 3))" \
     test "$RC" -eq 0 -a -e "$(printf '%s.step%012d.h5' "$CK" $((last + 3)))"
+# the resumed run equals one that was never killed (same rank count: bitwise)
+run_ranks 2 120 -- "$DDPTRAIN" "${BASE[@]}" --max-steps $((last + 3)) --save "$TMP/never_killed.h5"
+check "after $TRIALS kills, the resumed weights equal an uninterrupted run's bitwise" \
+    "$DDP_BUILD_DIR/h5compare" "$(printf '%s.step%012d.h5' "$CK" $((last + 3)))" /model/weight \
+    "$TMP/never_killed.h5" /model/weight 0 0
 check "stale temp files of killed writers are removed" bash -c "! ls '$CK'.step*.h5.tmp.* >/dev/null 2>&1"
 check "no ddptrain process left behind" no_leftovers
 finish
