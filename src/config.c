@@ -87,6 +87,7 @@ enum opt_id {
     OPT_CKPT_EVERY,
     OPT_KEEP,
     OPT_RESUME,
+    OPT_STEP_TIMEOUT,
 };
 
 typedef struct opt_spec {
@@ -145,6 +146,7 @@ static const opt_spec OPTS[] = {
     {{"checkpoint-every", required_argument, NULL, OPT_CKPT_EVERY}, TRAIN},
     {{"keep", required_argument, NULL, OPT_KEEP}, TRAIN},
     {{"resume", no_argument, NULL, OPT_RESUME}, TRAIN},
+    {{"step-timeout", required_argument, NULL, OPT_STEP_TIMEOUT}, TRAIN},
     {{"checkpoint", required_argument, NULL, OPT_CHECKPOINT}, RUNS},
     {{"checksum", no_argument, NULL, OPT_CHECKSUM}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO)},
     {{"out", required_argument, NULL, OPT_OUT},
@@ -288,6 +290,7 @@ static void set_defaults(ddp_config *cfg)
     cfg->check_every = 100;
     cfg->progress = -1;
     cfg->keep = 2;
+    cfg->step_timeout = DDP_DEFAULT_STEP_TIMEOUT;
 }
 
 /* After parsing: fill the optimizer defaults the user did not override,
@@ -526,6 +529,7 @@ static int apply_option(ddp_config *cfg, int id, const char *arg, char *err)
     }
     case OPT_KEEP: rc = ddp_parse_i64(arg, 1, 1000000, what, &cfg->keep, err); break;
     case OPT_RESUME: cfg->resume = 1; break;
+    case OPT_STEP_TIMEOUT: rc = ddp_parse_i64(arg, 0, 86400 * 7, what, &cfg->step_timeout, err); break;
     case OPT_PROGRESS:
         if (strcmp(arg, "auto") == 0) cfg->progress = -1;
         else if (strcmp(arg, "on") == 0) cfg->progress = 1;

@@ -22,6 +22,7 @@
 #include "ddptrain/optim.h"
 #include "ddptrain/rng.h"
 #include "ddptrain/sampler.h"
+#include "ddptrain/watchdog.h"
 
 #include <hdf5.h>
 #include <math.h>
@@ -518,6 +519,7 @@ static int train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, step_r
     int64_t F = m->n_features, n_out = m->n_out;
     memset(res, 0, sizeof *res);
 
+    ddp_watchdog_progress(step + 1, "data");
     ddp_timer_start(&t->timers, ddp_now());
     int64_t n_local = ddp_sampler_local_batch(&t->sampler, k, t->idx);
     ddp_timer_stop(&t->timers, DDP_PHASE_DATA, ddp_now());
@@ -539,7 +541,9 @@ static int train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, step_r
     red[pos + RED_COUNT] = (double)n_local;
     red[pos + RED_NONFINITE] = isfinite(loss_sum) ? 0.0 : 1.0;
     red[pos + RED_STOP] = g_stop_signal ? 1.0 : 0.0;
+    ddp_watchdog_progress(step + 1, "allreduce");
     ddp_comm_sum_f64(t->comm, red, (size_t)(t->n_active + RED_EXTRA));
+    ddp_watchdog_progress(step + 1, "optimizer");
     ddp_timer_stop(&t->timers, DDP_PHASE_ALLREDUCE, ddp_now());
 
     double count = red[pos + RED_COUNT];
@@ -678,6 +682,7 @@ static int save_checkpoint(trainer *t, int64_t step, int64_t next_epoch, int64_t
                           bad_epochs, cfg->optim.lr, cfg->epochs};
     ddp_ckpt_meta meta = {&ts, &t->opt, cfg->standardize ? t->std_mean : NULL, cfg->standardize ? t->std_scale : NULL,
                           t->command_line};
+    ddp_watchdog_progress(step, "checkpoint");
     int rc = ddp_ckpt_save(t->comm, path, &t->model, &meta, err);
     if (rc == DDP_OK) {
         if (t->comm->rank == 0) ddp_ckpt_rotate(cfg->checkpoint, cfg->keep);
@@ -707,6 +712,7 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
     if (rc != DDP_OK) goto done;
     print_startup(&t);
     ddp_timers_reset(&t.timers);
+    ddp_watchdog_start(comm->rank, cfg->step_timeout);
 
     int64_t per_epoch = ddp_sampler_batches_per_epoch(&t.sampler);
     int64_t total = per_epoch * cfg->epochs;
@@ -788,6 +794,7 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         }
         if (stopped) break;
         /* end of epoch: validation, log, convergence, epoch checkpoints */
+        ddp_watchdog_progress(step, "eval");
         double t_eval = ddp_now();
         ddp_eval_result val = {NAN, NAN, NAN};
         if (t.has_val) val = ddp_evaluate(comm, cfg->task, &t.model, &t.val, t.n_threads);
@@ -855,6 +862,7 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         rc = DDP_EXIT_SIGNAL;
     }
 done:
+    ddp_watchdog_stop();
     restore_signals(saved);
     teardown(&t);
     return rc;

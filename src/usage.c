@@ -117,7 +117,9 @@ void ddp_config_usage(ddp_command cmd, FILE *out)
               "      --keep K              keep the K newest checkpoints (default 2)\n"
               "      --resume              continue from the newest valid checkpoint at PATH (on any rank\n"
               "                            count the virtual shards allow); a fresh start when there is none\n"
-              "signals: SIGTERM, SIGINT, SIGUSR1 finish the step, checkpoint, exit 7; a 2nd SIGINT exits at once\n",
+              "signals: SIGTERM, SIGINT, SIGUSR1 finish the step, checkpoint, exit 7; a 2nd SIGINT exits at once\n"
+              "      --step-timeout S      watchdog: a rank without progress for S seconds (stopped, deadlocked,\n"
+              "                            stuck file system) ends the job with exit 5 (default 300; 0 = off)\n",
               out);
         break;
     case DDP_CMD_EVAL:

@@ -38,6 +38,7 @@ typedef enum ddp_text_format {
 } ddp_text_format;
 
 #define DDP_DEFAULT_VSHARDS 64
+#define DDP_DEFAULT_STEP_TIMEOUT 300
 
 enum { DDP_SET_LR = 1, DDP_SET_WD = 2, DDP_SET_EPS = 4, DDP_SET_BETAS = 8, DDP_SET_ALPHA = 16, DDP_SET_MOMENTUM = 32,
        DDP_SET_DAMPENING = 64 };
@@ -108,6 +109,7 @@ typedef struct ddp_config {
     int64_t ckpt_every_epochs; /* --checkpoint-every Ne (0 = off) */
     int64_t keep;             /* --keep K newest checkpoints (default 2) */
     int resume;               /* --resume: continue from the newest valid checkpoint, if any */
+    int64_t step_timeout;     /* --step-timeout S: watchdog, seconds without progress (0 = off) */
 } ddp_config;
 
 /* Fills cfg with defaults, then parses argv. Returns DDP_OK or
