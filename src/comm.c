@@ -33,6 +33,11 @@ int ddp_comm_init(int *argc, char ***argv, ddp_comm *comm, char *err)
     MPI_Comm_set_errhandler(comm->world, MPI_ERRORS_RETURN);
     mpi_check(MPI_Comm_rank(comm->world, &comm->rank), "MPI_Comm_rank");
     mpi_check(MPI_Comm_size(comm->world, &comm->size), "MPI_Comm_size");
+    MPI_Comm node;
+    mpi_check(MPI_Comm_split_type(comm->world, MPI_COMM_TYPE_SHARED, comm->rank, MPI_INFO_NULL, &node),
+              "MPI_Comm_split_type");
+    mpi_check(MPI_Comm_size(node, &comm->local_size), "MPI_Comm_size(node)");
+    MPI_Comm_free(&node);
     if (provided < MPI_THREAD_FUNNELED) {
         ddp_errf(err, "MPI provides thread level %d, ddptrain needs MPI_THREAD_FUNNELED", provided);
         return DDP_EXIT_INTERNAL;

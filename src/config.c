@@ -88,6 +88,7 @@ enum opt_id {
     OPT_KEEP,
     OPT_RESUME,
     OPT_STEP_TIMEOUT,
+    OPT_MEMORY_LIMIT,
 };
 
 typedef struct opt_spec {
@@ -147,6 +148,7 @@ static const opt_spec OPTS[] = {
     {{"keep", required_argument, NULL, OPT_KEEP}, TRAIN},
     {{"resume", no_argument, NULL, OPT_RESUME}, TRAIN},
     {{"step-timeout", required_argument, NULL, OPT_STEP_TIMEOUT}, TRAIN},
+    {{"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT}, CMD_BIT(DDP_CMD_LOAD) | RUNS},
     {{"checkpoint", required_argument, NULL, OPT_CHECKPOINT}, RUNS},
     {{"checksum", no_argument, NULL, OPT_CHECKSUM}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO)},
     {{"out", required_argument, NULL, OPT_OUT},
@@ -529,6 +531,27 @@ static int apply_option(ddp_config *cfg, int id, const char *arg, char *err)
     }
     case OPT_KEEP: rc = ddp_parse_i64(arg, 1, 1000000, what, &cfg->keep, err); break;
     case OPT_RESUME: cfg->resume = 1; break;
+    case OPT_MEMORY_LIMIT: {
+        /* 512M, 2G, 1048576 */
+        char num[32];
+        size_t n = strlen(arg);
+        uint64_t scale = 1;
+        char unit = n > 0 ? arg[n - 1] : 0;
+        if (unit == 'K' || unit == 'k') scale = UINT64_C(1) << 10;
+        else if (unit == 'M' || unit == 'm') scale = UINT64_C(1) << 20;
+        else if (unit == 'G' || unit == 'g') scale = UINT64_C(1) << 30;
+        size_t digits = n - (scale > 1);
+        if (n == 0 || digits == 0 || digits >= sizeof num) {
+            ddp_errf(err, "--memory-limit: '%s' must be bytes with an optional K, M or G suffix, e.g. 4G", arg);
+            return DDP_EXIT_USAGE;
+        }
+        memcpy(num, arg, digits);
+        num[digits] = '\0';
+        int64_t amount = 0;
+        rc = ddp_parse_i64(num, 1, INT64_C(1) << 50, what, &amount, err);
+        if (rc == DDP_OK) cfg->memory_limit = (uint64_t)amount * scale;
+        break;
+    }
     case OPT_STEP_TIMEOUT: rc = ddp_parse_i64(arg, 0, 86400 * 7, what, &cfg->step_timeout, err); break;
     case OPT_PROGRESS:
         if (strcmp(arg, "auto") == 0) cfg->progress = -1;

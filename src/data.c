@@ -16,6 +16,7 @@
 
 #include <hdf5.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,6 +230,19 @@ static int check_values(const ddp_data_spec *spec, ddp_dataset *ds, char *err)
     return DDP_OK;
 }
 
+/* "1.50 GB", "68.0 KB" */
+static void format_bytes(uint64_t n, char *out, size_t out_bytes)
+{
+    const char *units[] = {"B", "KB", "MB", "GB", "TB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1000.0 && u < 4) {
+        v /= 1000.0;
+        u++;
+    }
+    snprintf(out, out_bytes, u ? "%.2f %s" : "%.0f %s", v, units[u]);
+}
+
 void ddp_data_free(ddp_dataset *ds)
 {
     ddp_big_free(ds->x, ds->x_bytes);
@@ -272,8 +286,30 @@ int ddp_data_load(const ddp_comm *comm, const ddp_data_spec *spec, ddp_dataset *
     if (rc != DDP_OK) return rc;
     ds->n_local = ds->plan.row_end - ds->plan.row_begin;
 
-    /* 3. allocate (sizes checked in step 1 for the whole file) */
+    /* 3. allocate (sizes checked in step 1 for the whole file), after checking
+     * the shard fits this rank's share of memory: being refused with the
+     * numbers beats being killed by the OOM killer half-way through a read. */
     size_t x_bytes = 0;
+    {
+        uint64_t need = ((uint64_t)ds->n_local * (uint64_t)ds->n_features + (uint64_t)ds->n_local) * sizeof(float);
+        uint64_t avail = spec->memory_limit;
+        int local = comm->local_size > 0 ? comm->local_size : 1;
+        if (avail == 0) avail = ddp_data_available_memory() / (uint64_t)local;
+        rc = DDP_OK;
+        if (avail > 0 && need > avail) {
+            char need_s[32], avail_s[32];
+            format_bytes(need, need_s, sizeof need_s);
+            format_bytes(avail, avail_s, sizeof avail_s);
+            ddp_errf(err, "%s: the shard of %lld rows x %lld features needs %s but this rank may use %s (%s); use "
+                     "more ranks or nodes so each shard is smaller%s", spec->path, (long long)ds->n_local,
+                     (long long)ds->n_features, need_s, avail_s,
+                     spec->memory_limit ? "--memory-limit" : "available memory on the node divided by its ranks",
+                     spec->memory_limit ? ", or raise --memory-limit" : "");
+            rc = DDP_EXIT_MEMORY;
+        }
+        rc = ddp_comm_agree(comm, rc, err);
+        if (rc != DDP_OK) return rc;
+    }
     if (ddp_mul_size((size_t)ds->n_local, (size_t)ds->n_features * sizeof(float), &x_bytes) == 0) {
         ds->x = ddp_big_alloc(x_bytes);
         ds->x_bytes = x_bytes;
@@ -335,4 +371,45 @@ uint64_t ddp_data_checksum(const float *x, const float *y, int64_t first_row, in
         total += ddp_mix64(h ^ ((uint64_t)ybits << 32));
     }
     return total;
+}
+
+/* "MemAvailable:  123456 kB" from /proc/meminfo, in bytes; 0 if absent. */
+static uint64_t meminfo_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+/* A number from a cgroup file ("max" or missing: 0 = no limit). */
+static uint64_t read_u64_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    unsigned long long v = 0;
+    int ok = fscanf(f, "%llu", &v) == 1;
+    fclose(f);
+    return ok ? (uint64_t)v : 0;
+}
+
+uint64_t ddp_data_available_memory(void)
+{
+    uint64_t avail = meminfo_available();
+    uint64_t limit = read_u64_file("/sys/fs/cgroup/memory.max"); /* cgroup v2 */
+    uint64_t usage = read_u64_file("/sys/fs/cgroup/memory.current");
+    if (limit == 0) { /* cgroup v1 */
+        limit = read_u64_file("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+        usage = read_u64_file("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+        if (limit >= (UINT64_C(1) << 60)) limit = 0; /* "unlimited" */
+    }
+    if (limit > 0) {
+        uint64_t left = limit > usage ? limit - usage : 0;
+        if (avail == 0 || left < avail) avail = left;
+    }
+    return avail;
 }

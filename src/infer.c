@@ -25,7 +25,7 @@ static int load_for_inference(const ddp_comm *comm, const ddp_config *cfg, int n
     int rc = ddp_ckpt_read_header(comm, cfg->ckpt_path, &hdr, err);
     if (rc != DDP_OK) return rc;
     ddp_data_spec spec = {cfg->data_path, cfg->features_name, need_labels ? cfg->labels_name : NULL, hdr.kind,
-                          hdr.kind == DDP_TASK_SOFTMAX ? hdr.n_classes : 0, cfg->n_vshards};
+                          hdr.kind == DDP_TASK_SOFTMAX ? hdr.n_classes : 0, cfg->n_vshards, cfg->memory_limit};
     rc = ddp_data_load(comm, &spec, ds, err);
     if (rc != DDP_OK) return rc;
     if (ds->n_features != hdr.n_features) {

@@ -229,7 +229,7 @@ int ddp_info_run(const ddp_config *cfg, FILE *out, char *err)
     }
 
     /* The label summary and checksum need a dataset pair that passes the loader's checks. */
-    ddp_data_spec spec = {cfg->data_path, cfg->features_name, cfg->labels_name, DDP_TASK_LINEAR, 0, 1};
+    ddp_data_spec spec = {cfg->data_path, cfg->features_name, cfg->labels_name, DDP_TASK_LINEAR, 0, 1, 0};
     int64_t n_rows = 0, n_features = 0;
     char why[DDP_ERR_LEN] = "";
     int have_pair = H5Lexists(file, cfg->features_name, H5P_DEFAULT) > 0 &&

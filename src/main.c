@@ -22,7 +22,7 @@
 static int cmd_load(const ddp_comm *comm, const ddp_config *cfg, char *err)
 {
     ddp_data_spec spec = {cfg->data_path, cfg->features_name, cfg->labels_name, cfg->task, cfg->n_classes,
-                          cfg->n_vshards};
+                          cfg->n_vshards, cfg->memory_limit};
     ddp_dataset ds;
     int rc = ddp_data_load(comm, &spec, &ds, err);
     if (rc != DDP_OK) return rc;
@@ -96,7 +96,7 @@ static int on_rank0(const ddp_comm *comm, const ddp_config *cfg, char *err)
 int main(int argc, char **argv)
 {
     char err[DDP_ERR_LEN] = "";
-    ddp_comm comm = {MPI_COMM_NULL, 0, 1};
+    ddp_comm comm = {MPI_COMM_NULL, 0, 1, 1};
     int rc = ddp_comm_init(&argc, &argv, &comm, err);
     if (rc != DDP_OK) {
         fprintf(stderr, "ddptrain: error: %s\n", err);

@@ -266,13 +266,13 @@ static int setup(trainer *t, char *err)
     const ddp_config *cfg = t->cfg;
     const ddp_comm *comm = t->comm;
     ddp_data_spec spec = {cfg->data_path, cfg->features_name, cfg->labels_name, cfg->task, cfg->n_classes,
-                          cfg->n_vshards};
+                          cfg->n_vshards, cfg->memory_limit};
     int rc = ddp_data_load(comm, &spec, &t->train, err);
     if (rc != DDP_OK) return rc;
     int64_t n_classes = t->train.n_classes;
     if (cfg->val_path) {
         ddp_data_spec vspec = {cfg->val_path, cfg->val_features, cfg->val_labels, cfg->task, n_classes,
-                               cfg->n_vshards};
+                               cfg->n_vshards, cfg->memory_limit};
         rc = ddp_data_load(comm, &vspec, &t->val, err);
         if (rc != DDP_OK) return rc;
         if (t->val.n_features != t->train.n_features) {

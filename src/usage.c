@@ -46,7 +46,10 @@ void ddp_config_usage(ddp_command cmd, FILE *out)
               "                           (default: linear, any finite label)\n"
               "      --classes C          number of classes for softmax (default: max label + 1)\n"
               "      --virtual-shards V   fixed row partition independent of P (default 64)\n"
-              "      --checksum           print the checksum of all loaded rows\n",
+              "      --checksum           print the checksum of all loaded rows\n"
+              "      --memory-limit B     bytes per rank for the shard, e.g. 4G (default: the node's available\n"
+              "                           memory, or cgroup limit, divided by its ranks); a shard that does not\n"
+              "                           fit is refused with the numbers (exit 6) instead of being OOM-killed\n",
               out);
         break;
     case DDP_CMD_CONVERT:
@@ -80,6 +83,8 @@ void ddp_config_usage(ddp_command cmd, FILE *out)
               "      --standardize         scale features by the global mean/std of the training data\n"
               "                            (stored with the model, applied at eval/predict)\n"
               "      --virtual-shards V    fixed row partition: batches do not depend on P (default 64)\n"
+              "      --memory-limit B      bytes per rank for the shard, e.g. 4G (default: available memory\n"
+              "                            over the node's ranks); too large a shard exits 6 with the numbers\n"
               "model\n"
               "      --model M             linear (MSE) | logistic (BCE with logits) | softmax (cross-entropy)\n"
               "      --classes C           softmax classes (default: max label + 1)\n"

@@ -17,6 +17,7 @@ typedef struct ddp_comm {
     MPI_Comm world; /* duplicate of MPI_COMM_WORLD owned by ddptrain */
     int rank;
     int size;
+    int local_size; /* ranks on this node (sharing its memory) */
 } ddp_comm;
 
 /* Not collective beyond MPI_Init itself. Returns DDP_OK or an exit code. */

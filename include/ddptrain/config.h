@@ -57,6 +57,7 @@ typedef struct ddp_config {
     int task_set;              /* --model was given */
     int64_t n_classes;         /* --classes C; 0 = infer from labels */
     int64_t n_vshards;         /* --virtual-shards V */
+    uint64_t memory_limit;     /* --memory-limit BYTES[K|M|G] per rank for the shard (0 = automatic) */
     int checksum;              /* --checksum: print an order-independent data checksum */
 
     /* gen */

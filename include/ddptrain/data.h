@@ -23,6 +23,8 @@ typedef struct ddp_data_spec {
     ddp_task task;             /* decides the label checks */
     int64_t n_classes;         /* softmax: 0 = infer (max label + 1) */
     int64_t n_vshards;         /* requested virtual shards */
+    uint64_t memory_limit;     /* bytes this rank may use for its shard; 0 = its share of the node's
+                                  available memory (MemAvailable / cgroup limit over local ranks) */
 } ddp_data_spec;
 
 typedef struct ddp_dataset {
@@ -47,6 +49,10 @@ typedef struct ddp_dataset {
  * message on every rank. */
 int ddp_data_load(const ddp_comm *comm, const ddp_data_spec *spec, ddp_dataset *ds, char *err);
 void ddp_data_free(ddp_dataset *ds);
+
+/* Bytes of memory this process can still count on: the smaller of
+ * MemAvailable and the cgroup (v2 or v1) limit minus usage; 0 if unknown. */
+uint64_t ddp_data_available_memory(void);
 
 /* Not collective: the metadata checks of step 1 alone (serial driver), giving
  * the shape. Used by `info` and by tests. */

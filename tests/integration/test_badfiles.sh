@@ -63,6 +63,14 @@ size=$(stat -c %s "$TMP/ok.h5")
 head -c $((size / 2)) "$TMP/ok.h5" > "$TMP/truncated.h5"
 expect_error 2 "$TMP/truncated.h5" "truncated|damaged"
 
+# resource limit: a shard that does not fit the rank's memory budget is refused
+# with the numbers (exit 6 on every rank) before anything is allocated
+run_ranks 2 "$LIMIT" -- "$DDPTRAIN" load --data "$TMP/ok.h5" --memory-limit 99
+check "shard over --memory-limit: exit 6 on all ranks (ranks=[$RANK_RCS]) with the numbers" \
+    bash -c "[ '$RANK_RCS' = 6 ] && grep -q 'needs 100 B but this rank may use 99 B' '$ERR'"
+run_ranks 2 "$LIMIT" -- "$DDPTRAIN" load --data "$TMP/ok.h5" --memory-limit 1K
+check "a shard within --memory-limit loads (rc=$RC)" test "$RC" -eq 0
+
 # mpirun itself exits 2 (users and schedulers see this code)
 run_mpirun 4 "$LIMIT" -- "$DDPTRAIN" load --data "$TMP/nan_x.h5"
 check "mpirun -n 4 on a bad file exits 2 (got $RC)" test "$RC" -eq 2
