@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
 # test.sh — install what is missing, build with zero warnings (-Werror in CI),
-# run every test (cmocka unit tests and mpirun integration tests) with CTest.
+# and run every test with CTest, then the sanitizer stages:
+#   1. the normal build: unit (cmocka) and integration (mpirun) tests;
+#   2. the whole suite again on an ASan+UBSan build (smaller sizes for the two
+#      longest tests: DDP_LOAD_ROWS, DDP_KILL_TRIALS);
+#   3. the OpenMP kernels and optimizers under ThreadSanitizer (scripts/tsan.sh).
 # Usage: scripts/test.sh [ctest args...]   e.g. scripts/test.sh -R load
+#        DDP_SANITIZERS=0 scripts/test.sh  skips stages 2 and 3 (quick local runs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 ddp_install_missing
 ddp_build
-cd "$BUILD_DIR"
-ctest --output-on-failure --timeout 900 "$@"
+(cd "$BUILD_DIR" && ctest --output-on-failure --timeout 900 "$@")
+
+if [ "${DDP_SANITIZERS:-1}" = 1 ] && [ $# -eq 0 ]; then
+    echo "== ASan + UBSan build: the whole suite again"
+    ASAN_BUILD="${ASAN_BUILD_DIR:-$REPO/build-asan}"
+    BUILD_DIR="$ASAN_BUILD" DDP_CMAKE_ARGS="-DDDP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" ddp_build >/dev/null
+    (cd "$ASAN_BUILD" && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        DDP_LOAD_ROWS=200000 DDP_LOAD_FEATURES=64 DDP_KILL_TRIALS=6 \
+        ctest --output-on-failure --timeout 900)
+    echo "== ThreadSanitizer: OpenMP kernels and optimizers"
+    bash "$REPO/scripts/tsan.sh"
+fi

@@ -26,7 +26,7 @@ for P in 2 3; do
     check "-n $P, one rank SIGSTOPped: the job ends with exit 5 (got $rc) after ${dt}s <= $T + 5 s" \
         bash -c "[ $rc -eq 5 ] && awk -v d=$dt -v t=$T 'BEGIN { exit !(d <= t + 5) }'"
     check "-n $P: the message names the step and the phase" \
-        grep -qE "watchdog: rank [0-9]+ made no progress for $T s at step [0-9]+ in phase 'allreduce'" "$TMP/err"
+        grep -qE "watchdog: rank [0-9]+ made no progress for $T s at step [0-9]+ in phase '(allreduce|checkpoint|optimizer|data|eval)'" "$TMP/err"
     newest=$(ls "$CK".step*.h5 | sort | tail -1)
     timeout 30 "$DDPTRAIN" info "$newest" >/dev/null 2>&1
     check "-n $P: the last checkpoint ($(basename "$newest")) is intact" test $? -eq 0
