@@ -36,7 +36,9 @@ static void on_alarm(int sig)
 {
     (void)sig;
     if (!g_armed) return;
-    char msg[256], *p = msg, *end = msg + sizeof msg - 2;
+    static char msg[256]; /* static: no stack use in the handler, and fully initialised */
+    const char *end = msg + sizeof msg - 2;
+    char *p = msg;
     p = put_str(p, "ddptrain: error: watchdog: rank ", end);
     p = put_u64(p, (uint64_t)g_rank);
     p = put_str(p, " made no progress for ", end);
