@@ -60,14 +60,15 @@ run_mpirun() {
     RC=$?
 }
 
-# no_leftovers: no ddptrain process is still alive (ranks of a killed job
-# may take a moment to be reaped: allow 5 s, then judge).
+# no_leftovers: no ddptrain process of THIS test (its arguments name this
+# test's $TMP) is still alive; ranks of a killed job may take a moment to be
+# reaped: allow 5 s, then judge. Other jobs on the machine are not ours.
 no_leftovers() {
     for _ in $(seq 50); do
-        pgrep -f "$DDPTRAIN" >/dev/null || return 0
+        pgrep -f "$DDPTRAIN .*$TMP" >/dev/null || return 0
         sleep 0.1
     done
-    pgrep -af "$DDPTRAIN" | sed 's/^/      left behind: /'
+    pgrep -af "$DDPTRAIN .*$TMP" | sed 's/^/      left behind: /'
     return 1
 }
 
