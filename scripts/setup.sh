@@ -12,7 +12,7 @@ BUILD_DIR="${BUILD_DIR:-$REPO/build}"
 
 # Build + run-time packages; python3-h5py/numpy only for the optional scripts.
 DDP_PACKAGES=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
-              libcmocka-dev procps)
+              libcmocka-dev procps gdb)
 
 ddp_install_missing() {
     local missing=()

@@ -143,6 +143,38 @@ static int save_train_state(hid_t f, const ddp_train_state *ts)
     return bad;
 }
 
+/* Write n bytes to a new file `tmp` and fsync it; 0 or -1 with errno set. */
+static int write_file_durably(const char *tmp, const void *buf, size_t n_bytes)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    const char *p = buf;
+    size_t left = n_bytes;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return close(fd);
+}
+
+/* The checkpoint is built in memory (HDF5's core driver, no backing store)
+ * and its image written with plain write + fsync: a full disk is then an
+ * ordinary syscall error, never an HDF5 file left half-closed (which 1.10.8
+ * crashes on at exit). Then rename onto PATH and fsync the directory. */
 static int save_local(const char *path, const ddp_model *m, const ddp_ckpt_meta *meta, char *err)
 {
     char tmp[4096], dir_buf[4096];
@@ -150,13 +182,12 @@ static int save_local(const char *path, const ddp_model *m, const ddp_ckpt_meta 
         ddp_errf(err, "%s: path too long", path);
         return DDP_EXIT_USAGE;
     }
-    errno = 0;
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl); /* in memory only */
+    H5Pclose(fapl);
     if (f < 0) {
-        int e = errno;
-        unlink(tmp); /* HDF5 may leave an empty file behind */
-        ddp_errf(err, "%s: writing failed: cannot create %s: %s (disk full? directory not writable?); the previous "
-                 "checkpoint, if any, is unchanged", path, tmp, e ? strerror(e) : "HDF5 error");
+        ddp_errf(err, "%s: cannot build the checkpoint in memory (out of memory?)", path);
         return DDP_EXIT_IO;
     }
     int bad = 0;
@@ -184,10 +215,22 @@ static int save_local(const char *path, const ddp_model *m, const ddp_ckpt_meta 
     bad |= ddp_h5_write_attr_i64(f, "epoch", ts ? ts->epoch : 0);
     bad |= ddp_h5_write_attr_str(f, "command_line", meta->command_line ? meta->command_line : "");
     if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) bad = 1;
-    if (H5Fclose(f) < 0) bad = 1;
-    if (bad || fsync_path(tmp, 0) != 0) {
+    ssize_t image_bytes = bad ? -1 : H5Fget_file_image(f, NULL, 0);
+    void *image = image_bytes > 0 ? malloc((size_t)image_bytes) : NULL;
+    if (!image || H5Fget_file_image(f, image, (size_t)image_bytes) != image_bytes) bad = 1;
+    H5Fclose(f);
+    if (bad) {
+        free(image);
+        ddp_errf(err, "%s: building the checkpoint image failed (out of memory?)", path);
+        return DDP_EXIT_IO;
+    }
+    int rc = write_file_durably(tmp, image, (size_t)image_bytes);
+    int e = errno;
+    free(image);
+    if (rc != 0) {
         unlink(tmp);
-        ddp_errf(err, "%s: writing failed (disk full? quota?); the previous file, if any, is unchanged", path);
+        ddp_errf(err, "%s: writing failed: %s: %s (disk full? quota? directory not writable?); the previous "
+                 "checkpoint, if any, is unchanged", path, tmp, strerror(e));
         return DDP_EXIT_IO;
     }
     if (rename(tmp, path) != 0) {

@@ -16,6 +16,9 @@ void ddp_errf(char *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, DDP_ERR_LEN, fmt, ap);
     va_end(ap);
+    /* one line, always: names from argv or files may hold control characters */
+    for (char *p = err; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
 }
 
 int ddp_mul_size(size_t a, size_t b, size_t *out)

@@ -7,6 +7,7 @@
 #include "ddptrain/config.h"
 #include "ddptrain/common.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -709,8 +710,12 @@ int ddp_config_parse(int argc, char **argv, ddp_config *cfg, char *err)
         }
         if (c == '?') {
             const char *bad = sub_argv[optind - 1];
-            if (optopt) ddp_errf(err, "%s: unknown option '-%c'; see 'ddptrain %s --help'", cmd, optopt, cmd);
-            else ddp_errf(err, "%s: unknown option '%s'; see 'ddptrain %s --help'", cmd, bad, cmd);
+            if (optopt >= OPT_DATA) /* a known long option given a value it does not take */
+                ddp_errf(err, "%s: option '--%s' takes no value (got '%s')", cmd, opt_name_of(optopt), bad);
+            else if (optopt > 0 && optopt < 128 && isprint(optopt))
+                ddp_errf(err, "%s: unknown option '-%c'; see 'ddptrain %s --help'", cmd, optopt, cmd);
+            else
+                ddp_errf(err, "%s: unknown option '%s'; see 'ddptrain %s --help'", cmd, bad, cmd);
             return DDP_EXIT_USAGE;
         }
         if (c == ':') {

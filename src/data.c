@@ -261,15 +261,20 @@ int ddp_data_load(const ddp_comm *comm, const ddp_data_spec *spec, ddp_dataset *
     int rc = check_metadata(spec, &m, err);
     rc = ddp_comm_agree(comm, rc, err);
     if (rc != DDP_OK) return rc;
-    int64_t shape[2] = {m.n_rows, m.n_features}, shape_min[2] = {m.n_rows, m.n_features};
-    ddp_comm_max_i64(comm, shape, 2);
-    ddp_comm_min_i64(comm, shape_min, 2);
-    if (shape[0] != shape_min[0] || shape[1] != shape_min[1]) {
-        ddp_errf(err, "%s: ranks see different shapes (%lld..%lld rows); every rank must read the same file "
-                 "(a shared file system, not node-local copies that differ)", spec->path,
-                 (long long)shape_min[0], (long long)shape[0]);
-        return DDP_EXIT_USAGE;
+    /* every rank must see the same file: compare with rank 0's shape, and let
+     * a rank that differs say so with its own path */
+    int64_t shape0[2] = {m.n_rows, m.n_features};
+    ddp_comm_bcast(comm, shape0, sizeof shape0, 0);
+    rc = DDP_OK;
+    if (shape0[0] != m.n_rows || shape0[1] != m.n_features) {
+        ddp_errf(err, "%s:%s is [%lld, %lld] on this rank but [%lld, %lld] on rank 0; every rank must read the "
+                 "same file (a shared file system, not node-local copies that differ)", spec->path,
+                 spec->features_name, (long long)m.n_rows, (long long)m.n_features, (long long)shape0[0],
+                 (long long)shape0[1]);
+        rc = DDP_EXIT_USAGE;
     }
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc != DDP_OK) return rc;
     ds->n_rows = m.n_rows;
     ds->n_features = m.n_features;
     snprintf(ds->x_dtype, sizeof ds->x_dtype, "%s", m.x_info.dtype);

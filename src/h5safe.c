@@ -164,7 +164,19 @@ static int describe_space(hid_t dset, const char *path, const char *name, ddp_h5
         rc = DDP_EXIT_USAGE;
     } else {
         info->n_dims = nd;
-        H5Sget_simple_extent_dims(s, info->dims, NULL);
+        hsize_t maxdims[DDP_H5_MAX_DIMS];
+        H5Sget_simple_extent_dims(s, info->dims, maxdims);
+        /* A current size above a fixed maximum is impossible in a file the
+         * library wrote: the dataspace message is damaged (HDF5 1.10 does
+         * not check it, and reads whatever the header claims). */
+        for (int d = 0; d < nd; d++) {
+            if (maxdims[d] != H5S_UNLIMITED && info->dims[d] > maxdims[d]) {
+                ddp_errf(err, "%s:%s: damaged dataspace: dimension %d is %llu but its maximum is %llu",
+                         path, name, d, (unsigned long long)info->dims[d], (unsigned long long)maxdims[d]);
+                rc = DDP_EXIT_USAGE;
+                break;
+            }
+        }
     }
     H5Sclose(s);
     return rc;
@@ -209,6 +221,22 @@ static int describe_layout(hid_t dset, const char *path, const char *name, ddp_h
                 chunk_bytes = UINT64_MAX;
                 break;
             }
+        }
+        /* HDF5 refuses to create a chunk larger than a fixed maximum
+         * dimension, and 1.10.8 overreads its chunk buffer when a damaged
+         * header claims one (H5VM_memcpyvv): refuse it here. */
+        hid_t sp = H5Dget_space(dset);
+        hsize_t maxdims[DDP_H5_MAX_DIMS];
+        int nd = sp < 0 ? -1 : H5Sget_simple_extent_dims(sp, NULL, maxdims);
+        if (sp >= 0) H5Sclose(sp);
+        int bad_chunk = nc >= 1 && nd != nc;
+        for (int d = 0; !bad_chunk && d < nc && d < nd; d++)
+            bad_chunk = maxdims[d] != H5S_UNLIMITED && info->chunk[d] > maxdims[d];
+        if (bad_chunk) {
+            ddp_errf(err, "%s:%s: damaged chunk layout: chunks of rank %d or larger than the dataset's "
+                     "fixed maximum size", path, name, nc);
+            rc = DDP_EXIT_USAGE;
+            goto done;
         }
         if (nc < 1 || chunk_bytes > DDP_H5_MAX_CHUNK_BYTES) {
             ddp_errf(err, "%s:%s: chunk size is %s; ddptrain accepts chunks up to %llu MiB: rechunk "

@@ -209,7 +209,8 @@ int ddp_info_run(const ddp_config *cfg, FILE *out, char *err)
     H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, out);
 
     /* A ddptrain checkpoint: training state, and the verdict of its checksums. */
-    if (H5Aexists(file, "format") > 0 && H5Lexists(file, "/model", H5P_DEFAULT) > 0) {
+    /* either mark is enough: a damaged checkpoint must be verified (and refused), not shrugged off */
+    if (H5Aexists(file, "format") > 0 || H5Lexists(file, "/model", H5P_DEFAULT) > 0) {
         for (const char *grp = "/train"; grp; grp = strcmp(grp, "/train") == 0 ? "/optimizer" : NULL) {
             if (H5Lexists(file, grp, H5P_DEFAULT) <= 0) continue;
             hid_t g = H5Gopen2(file, grp, H5P_DEFAULT);

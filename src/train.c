@@ -669,8 +669,9 @@ static void emit_log(trainer *t, const char *kind, int64_t step, int64_t epoch, 
  * rank 0 then drops the files beyond --keep. A failed periodic save is
  * reported and training goes on: the previous checkpoint stays the valid one. */
 static int save_checkpoint(trainer *t, int64_t step, int64_t next_epoch, int64_t next_batch, double best,
-                           int64_t bad_epochs, int periodic, char *err)
+                           int64_t bad_epochs, int periodic, int *wrote, char *err)
 {
+    *wrote = 0;
     const ddp_config *cfg = t->cfg;
     char path[4096];
     if (ddp_ckpt_step_path(cfg->checkpoint, step, path, sizeof path) != 0) {
@@ -687,6 +688,7 @@ static int save_checkpoint(trainer *t, int64_t step, int64_t next_epoch, int64_t
     if (rc == DDP_OK) {
         if (t->comm->rank == 0) ddp_ckpt_rotate(cfg->checkpoint, cfg->keep);
         if (t->comm->rank == 0 && !cfg->quiet && !periodic) printf("checkpoint: %s\n", path);
+        *wrote = 1;
         return DDP_OK;
     }
     if (periodic) {
@@ -783,9 +785,10 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
                 break;
             }
             if (cfg->checkpoint && cfg->ckpt_every_steps > 0 && step % cfg->ckpt_every_steps == 0) {
-                rc = save_checkpoint(&t, step, next_epoch, next_batch, best, bad_epochs, 1, err);
+                int wrote = 0;
+                rc = save_checkpoint(&t, step, next_epoch, next_batch, best, bad_epochs, 1, &wrote, err);
                 if (rc != DDP_OK) goto done;
-                last_saved = step;
+                if (wrote) last_saved = step; /* a failed periodic save leaves the final save to do */
             }
             if (t.bar && ddp_now() - last_bar > 0.1) {
                 last_bar = ddp_now();
@@ -817,9 +820,10 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         }
         if (cfg->checkpoint && cfg->ckpt_every_epochs > 0 && (epoch + 1) % cfg->ckpt_every_epochs == 0 &&
             last_saved != step && next_batch == 0) {
-            rc = save_checkpoint(&t, step, next_epoch, 0, best, bad_epochs, 1, err);
+            int wrote = 0;
+            rc = save_checkpoint(&t, step, next_epoch, 0, best, bad_epochs, 1, &wrote, err);
             if (rc != DDP_OK) goto done;
-            last_saved = step;
+            if (wrote) last_saved = step;
         }
         if (converged) {
             epoch++;
@@ -838,7 +842,8 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         printf("}\n");
     }
     if (cfg->checkpoint && last_saved != step) {
-        rc = save_checkpoint(&t, step, next_epoch, next_batch, best, bad_epochs, 0, err);
+        int wrote = 0;
+        rc = save_checkpoint(&t, step, next_epoch, next_batch, best, bad_epochs, 0, &wrote, err);
         if (rc != DDP_OK) goto done;
     }
     if (cfg->save_path && !stopped) {

@@ -28,7 +28,9 @@ enum ddp_status {
 
 #define DDP_ERR_LEN 1024
 
-/* printf-style write into an error buffer; always NUL-terminates. */
+/* printf-style write into an error buffer; always NUL-terminates, and
+ * replaces control characters (a newline in a file name...) with '?' so a
+ * message is always one line. */
 void ddp_errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Overflow-checked products: return 0 and store the product, or -1 on

@@ -145,6 +145,11 @@ static void test_errors(void **state)
     assert_usage_error(parse(&c, "convert", "a.csv", "-o", "o", "--delimiter", "ab", NULL), "one character");
     assert_usage_error(parse(&c, "convert", "a.csv", "-o", "o", "--format", "json", NULL), "unknown format");
     assert_usage_error(parse(&c, "info", NULL), "missing FILE");
+    /* found by fuzzing: an abbreviated long option given a value it does not take */
+    assert_usage_error(parse(&c, "gen", "--am=", NULL), "option '--amsgrad' takes no value");
+    assert_usage_error(parse(&c, "train", "--data", "d.h5", "--nesterov=1", NULL), "'--nesterov' takes no value");
+    /* a newline in an argument never makes the message two lines */
+    assert_usage_error(parse(&c, "load", "--data", "a\nb.h5", "extra\narg", NULL), "unexpected argument 'extra?arg'");
 }
 
 static void test_number_parsers(void **state)
