@@ -27,16 +27,21 @@ fi
 echo "tsan: ok   canary race reported (the set-up detects races)"
 
 status=0
+n_pass=1 # the canary
+n_fail=0
 SRC=("$REPO/src/kernels.c" "$REPO/src/model.c" "$REPO/src/optim.c" "$REPO/src/rng.c" "$REPO/src/common.c"
      "$REPO/src/config.c")
 for t in test_kernels test_optim; do
     "$CC" "${FLAGS[@]}" "$REPO/tests/unit/$t.c" "${SRC[@]}" -o "$OUT/$t" "${LIBS[@]}"
     if "$OUT/$t" > "$OUT/$t.log" 2>&1 && ! grep -q "WARNING: ThreadSanitizer" "$OUT/$t.log"; then
         echo "tsan: ok   $t on 4 OpenMP threads: $(grep -c '\[       OK \]' "$OUT/$t.log") tests, 0 race reports"
+        n_pass=$((n_pass + 1))
     else
         echo "tsan: FAIL $t: $(grep -c 'WARNING: ThreadSanitizer' "$OUT/$t.log") race report(s); see $OUT/$t.log"
         grep -A12 "WARNING: ThreadSanitizer" "$OUT/$t.log" | head -30
         status=1
+        n_fail=$((n_fail + 1))
     fi
 done
+echo "tsan: $n_pass passed, $n_fail failed"
 exit $status
