@@ -19,8 +19,7 @@ ROWS="${1:-1000000}"
 FEATURES="${2:-256}"
 RANKS="${BENCH_RANKS:-1 2 4}"
 REPEAT="${BENCH_REPEAT:-3}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/ddp-bench-io.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+ddp_workdir bench-io
 FILE="${BENCH_FILE:-$WORK/bench.h5}"
 export OMP_NUM_THREADS=1
 

@@ -13,8 +13,7 @@ DDP="$BUILD_DIR/ddptrain"
 ROWS="${1:-1000000}"
 FEATURES="${2:-256}"
 BATCH="${3:-1024}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/ddp-bench-train.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+ddp_workdir bench-train
 FILE="$WORK/bench.h5"
 OMP_NUM_THREADS=1 mpirun -n 2 "$DDP" gen logistic --rows "$ROWS" --features "$FEATURES" --seed 1 --out "$FILE" >/dev/null
 

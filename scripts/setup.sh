@@ -35,6 +35,12 @@ ddp_build() {
     cmake --build "$BUILD_DIR" -j"$(getconf _NPROCESSORS_ONLN)"
 }
 
+# ddp_workdir NAME: a temp directory in $WORK, removed when the script exits.
+ddp_workdir() {
+    WORK="$(mktemp -d "${TMPDIR:-/tmp}/ddp-$1.XXXXXX")"
+    trap 'rm -rf "$WORK"' EXIT
+}
+
 # mpirun as root (containers, CI) and with more ranks than cores.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1

@@ -22,12 +22,13 @@
 #include "ddptrain/optim.h"
 #include "ddptrain/rng.h"
 #include "ddptrain/sampler.h"
+#include "ddptrain/stopsig.h"
 #include "ddptrain/watchdog.h"
+#include "train_internal.h"
 
 #include <hdf5.h>
 #include <math.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,77 +36,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-/* Extra slots after the gradient in the step's allreduce buffer. */
-enum { RED_LOSS = 0, RED_COUNT, RED_NONFINITE, RED_STOP, RED_EXTRA };
-
-typedef struct trainer {
-    const ddp_comm *comm;
-    const ddp_config *cfg;
-    ddp_dataset train, val;
-    int has_val;
-    ddp_model model;
-    ddp_optim opt;
-    ddp_sampler sampler;
-    ddp_range ranges[DDP_MAX_TENSORS]; /* trainable tensors */
-    int n_ranges;
-    int64_t n_active;    /* trainable elements = gradient part of the allreduce */
-    double *grad_sum;    /* [n_params] kernel output */
-    double *reduce_buf;  /* [n_active + RED_EXTRA] */
-    float *grad_mean;    /* [n_params] mean gradient (0 for frozen) */
-    float *prev_params;  /* [n_params] before the step, for |dw| */
-    double *scratch;     /* kernel per-thread accumulators */
-    int64_t *idx;        /* [max local batch rows] */
-    float *std_mean;     /* [n_features] with --standardize */
-    float *std_scale;    /* [n_features] */
-    int n_threads;
-    ddp_lr_config lr;    /* schedule with the run's horizon filled in */
-    int bar;             /* rank 0 draws the progress bar */
-    ddp_optim backup;    /* --nan-policy skip: optimizer state before the step */
-    ddp_train_state start; /* where the loop begins (resume) */
-    int lock_fd;         /* rank 0: the checkpoint series lock, or -1 */
-    double last_loss, last_val_loss, last_val_metric;
-    ddp_timers timers;
-    FILE *metrics;
-    char command_line[2048];
-} trainer;
-
-/* --------------------------------------------------------------- signals */
-
-/* SIGTERM, SIGINT, SIGUSR1 (Slurm's --signal) ask for a clean stop: the flag
- * rides on the next step's allreduce, every rank finishes that step, the
- * checkpoint is written and the job exits DDP_EXIT_SIGNAL. A second SIGINT
- * exits at once (128 + SIGINT), for a user who really means it. */
-static volatile sig_atomic_t g_stop_signal = 0;
-
-static void on_stop_signal(int sig)
-{
-    if (sig == SIGINT && g_stop_signal == SIGINT) _exit(128 + SIGINT);
-    g_stop_signal = sig;
-}
-
-static void install_signals(struct sigaction *saved)
-{
-    const int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    for (int i = 0; i < 3; i++) sigaction(sigs[i], &sa, &saved[i]);
-    g_stop_signal = 0;
-}
-
-static void restore_signals(const struct sigaction *saved)
-{
-    const int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
-    for (int i = 0; i < 3; i++) sigaction(sigs[i], &saved[i], NULL);
-}
-
-static const char *signal_name(int sig)
-{
-    return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : sig == SIGUSR1 ? "SIGUSR1" : "a signal";
-}
 
 /* ---------------------------------------------------------------- set-up */
 
@@ -165,102 +95,6 @@ static void join_argv(int argc, char **argv, char *out, size_t out_bytes)
     }
 }
 
-static int check_model_matches(const trainer *t, const ddp_ckpt_header *hdr, const char *what, const char *path,
-                               char *err)
-{
-    const ddp_config *cfg = t->cfg;
-    int64_t F = t->train.n_features, C = t->train.n_classes;
-    if (hdr->kind != cfg->task || hdr->n_features != F || (cfg->task == DDP_TASK_SOFTMAX && hdr->n_classes != C)) {
-        ddp_errf(err, "%s %s holds a %s model with %lld features and %lld classes, but this run trains %s with %lld "
-                 "features and %lld classes: use a matching file or start afresh", what, path,
-                 ddp_task_name(hdr->kind), (long long)hdr->n_features, (long long)hdr->n_classes,
-                 ddp_task_name(cfg->task), (long long)F, (long long)C);
-        return DDP_EXIT_USAGE;
-    }
-    return DDP_OK;
-}
-
-/* Rank 0 picks the newest checkpoint that verifies and tells everyone. */
-static int find_resume_point(trainer *t, char *path, size_t path_bytes, char *err)
-{
-    const ddp_comm *comm = t->comm;
-    char warn[DDP_ERR_LEN] = "";
-    int rc = DDP_OK;
-    if (comm->rank == 0) {
-        rc = ddp_ckpt_find_latest(t->cfg->checkpoint, path, path_bytes, warn, err);
-        if (warn[0]) fprintf(stderr, "ddptrain: warning: %s; falling back to an older checkpoint\n", warn);
-        if (rc == 1) { /* nothing yet: one batch script serves the first run and every restart */
-            path[0] = '\0';
-            if (!t->cfg->quiet) printf("resume: no checkpoint at %s yet; starting from step 0\n", t->cfg->checkpoint);
-            rc = DDP_OK;
-        }
-    }
-    rc = ddp_comm_agree(comm, rc, err);
-    if (rc != DDP_OK) return rc;
-    ddp_comm_bcast(comm, path, path_bytes, 0);
-    path[path_bytes - 1] = '\0';
-    return DDP_OK;
-}
-
-static int resume_weights(trainer *t, const char *path, char *err)
-{
-    ddp_ckpt_header hdr;
-    int rc = ddp_ckpt_read_header(t->comm, path, &hdr, err);
-    if (rc == DDP_OK) rc = check_model_matches(t, &hdr, "checkpoint", path, err);
-    if (rc == DDP_OK && hdr.has_standardize != t->cfg->standardize) {
-        ddp_errf(err, "checkpoint %s was trained %s --standardize; resume %s it", path,
-                 hdr.has_standardize ? "with" : "without", hdr.has_standardize ? "with" : "without");
-        rc = DDP_EXIT_USAGE;
-    }
-    if (rc != DDP_OK) return rc;
-    return ddp_ckpt_load_weights(t->comm, path, &t->model, t->std_mean, t->std_scale, err);
-}
-
-static int resume_state(trainer *t, const char *path, char *err)
-{
-    const ddp_config *cfg = t->cfg;
-    ddp_train_state *ts = &t->start;
-    int rc = ddp_ckpt_load_state(t->comm, path, &t->model, &t->opt, ts, err);
-    if (rc != DDP_OK) return rc;
-    const char *what = NULL;
-    char had[64] = "", now[64] = "";
-    if (ts->seed != cfg->seed) {
-        what = "--seed";
-        snprintf(had, sizeof had, "%llu", (unsigned long long)ts->seed);
-        snprintf(now, sizeof now, "%llu", (unsigned long long)cfg->seed);
-    } else if (ts->n_vshards != t->train.plan.n_vshards) {
-        what = "--virtual-shards";
-        snprintf(had, sizeof had, "%lld", (long long)ts->n_vshards);
-        snprintf(now, sizeof now, "%lld", (long long)t->train.plan.n_vshards);
-    } else if (ts->batch_size != cfg->batch_size) {
-        what = "--batch-size";
-        snprintf(had, sizeof had, "%lld", (long long)ts->batch_size);
-        snprintf(now, sizeof now, "%lld", (long long)cfg->batch_size);
-    } else if (ts->shuffle != cfg->shuffle || ts->drop_last != cfg->drop_last) {
-        what = "--no-shuffle/--drop-last";
-        snprintf(had, sizeof had, "shuffle %d drop_last %d", ts->shuffle, ts->drop_last);
-        snprintf(now, sizeof now, "shuffle %d drop_last %d", cfg->shuffle, cfg->drop_last);
-    }
-    if (what) {
-        ddp_errf(err, "checkpoint %s was written with %s %s, this run has %s: the batch sequence would differ; resume "
-                 "with the same value", path, what, had, now);
-        return DDP_EXIT_USAGE;
-    }
-    if (ts->batch_in_epoch >= ddp_sampler_batches_per_epoch(&t->sampler)) { /* saved after an epoch's last batch */
-        ts->epoch++;
-        ts->batch_in_epoch = 0;
-    }
-    if (t->comm->rank == 0 && !cfg->quiet) {
-        printf("resume: %s (step %lld, epoch %lld, batch %lld of the epoch)\n", path, (long long)ts->step,
-               (long long)ts->epoch, (long long)ts->batch_in_epoch);
-        if (ts->lr != cfg->optim.lr) printf("resume: --lr %g (the checkpoint's run used %g)\n", cfg->optim.lr, ts->lr);
-        if (ts->epochs != cfg->epochs)
-            printf("resume: --epochs %lld (the checkpoint's run planned %lld)\n", (long long)cfg->epochs,
-                   (long long)ts->epochs);
-    }
-    return DDP_OK;
-}
-
 static int setup(trainer *t, char *err)
 {
     const ddp_config *cfg = t->cfg;
@@ -300,17 +134,17 @@ static int setup(trainer *t, char *err)
         if (rc != DDP_OK) return rc;
     }
     if (cfg->resume) {
-        rc = find_resume_point(t, resume_path, sizeof resume_path, err);
+        rc = ddp_train_find_resume(t, resume_path, sizeof resume_path, err);
         if (rc != DDP_OK) return rc;
     }
     if (resume_path[0]) {
-        rc = resume_weights(t, resume_path, err);
+        rc = ddp_train_resume_weights(t, resume_path, err);
         if (rc != DDP_OK) return rc;
     } else if (cfg->init_path) {
         ddp_ckpt_header hdr;
         rc = ddp_ckpt_read_header(comm, cfg->init_path, &hdr, err);
         if (rc != DDP_OK) return rc;
-        rc = check_model_matches(t, &hdr, "--init", cfg->init_path, err);
+        rc = ddp_train_check_model(t, &hdr, "--init", cfg->init_path, err);
         if (rc != DDP_OK) return rc;
         rc = ddp_ckpt_load_weights(comm, cfg->init_path, &t->model, NULL, NULL, err);
         if (rc != DDP_OK) return rc;
@@ -330,7 +164,7 @@ static int setup(trainer *t, char *err)
                               err);
     if (rc != DDP_OK) return rc;
     if (resume_path[0]) {
-        rc = resume_state(t, resume_path, err);
+        rc = ddp_train_resume_state(t, resume_path, err);
         if (rc != DDP_OK) return rc;
     }
 
@@ -540,7 +374,7 @@ static int train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, step_r
     red[pos + RED_LOSS] = loss_sum;
     red[pos + RED_COUNT] = (double)n_local;
     red[pos + RED_NONFINITE] = isfinite(loss_sum) ? 0.0 : 1.0;
-    red[pos + RED_STOP] = g_stop_signal ? 1.0 : 0.0;
+    red[pos + RED_STOP] = ddp_stopsig_pending() ? 1.0 : 0.0;
     ddp_watchdog_progress(step + 1, "allreduce");
     ddp_comm_sum_f64(t->comm, red, (size_t)(t->n_active + RED_EXTRA));
     ddp_watchdog_progress(step + 1, "optimizer");
@@ -665,41 +499,6 @@ static void emit_log(trainer *t, const char *kind, int64_t step, int64_t epoch, 
     if (t->metrics) ddp_log_json(t->metrics, &r);
 }
 
-/* Write checkpoint `step` of the series with the position of the next batch;
- * rank 0 then drops the files beyond --keep. A failed periodic save is
- * reported and training goes on: the previous checkpoint stays the valid one. */
-static int save_checkpoint(trainer *t, int64_t step, int64_t next_epoch, int64_t next_batch, double best,
-                           int64_t bad_epochs, int periodic, int *wrote, char *err)
-{
-    *wrote = 0;
-    const ddp_config *cfg = t->cfg;
-    char path[4096];
-    if (ddp_ckpt_step_path(cfg->checkpoint, step, path, sizeof path) != 0) {
-        ddp_errf(err, "--checkpoint %s: path too long", cfg->checkpoint);
-        return DDP_EXIT_USAGE;
-    }
-    ddp_train_state ts = {step, next_epoch, next_batch, cfg->seed, t->train.plan.n_vshards, cfg->batch_size,
-                          cfg->shuffle, cfg->drop_last, t->last_loss, t->last_val_loss, t->last_val_metric, best,
-                          bad_epochs, cfg->optim.lr, cfg->epochs};
-    ddp_ckpt_meta meta = {&ts, &t->opt, cfg->standardize ? t->std_mean : NULL, cfg->standardize ? t->std_scale : NULL,
-                          t->command_line};
-    ddp_watchdog_progress(step, "checkpoint");
-    int rc = ddp_ckpt_save(t->comm, path, &t->model, &meta, err);
-    if (rc == DDP_OK) {
-        if (t->comm->rank == 0) ddp_ckpt_rotate(cfg->checkpoint, cfg->keep);
-        if (t->comm->rank == 0 && !cfg->quiet && !periodic) printf("checkpoint: %s\n", path);
-        *wrote = 1;
-        return DDP_OK;
-    }
-    if (periodic) {
-        if (t->comm->rank == 0)
-            fprintf(stderr, "ddptrain: warning: checkpoint at step %lld failed: %s; the previous checkpoint stays "
-                    "the valid one\n", (long long)step, err);
-        return DDP_OK;
-    }
-    return rc;
-}
-
 int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **argv, char *err)
 {
     trainer t;
@@ -708,8 +507,8 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
     t.cfg = cfg;
     t.last_loss = t.last_val_loss = t.last_val_metric = NAN;
     join_argv(argc, argv, t.command_line, sizeof t.command_line);
-    struct sigaction saved[3];
-    install_signals(saved);
+    ddp_stopsig_saved saved_signals;
+    ddp_stopsig_install(&saved_signals);
     int rc = setup(&t, err);
     if (rc != DDP_OK) goto done;
     print_startup(&t);
@@ -786,7 +585,7 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
             }
             if (cfg->checkpoint && cfg->ckpt_every_steps > 0 && step % cfg->ckpt_every_steps == 0) {
                 int wrote = 0;
-                rc = save_checkpoint(&t, step, next_epoch, next_batch, best, bad_epochs, 1, &wrote, err);
+                rc = ddp_train_save_checkpoint(&t, step, next_epoch, next_batch, best, bad_epochs, 1, &wrote, err);
                 if (rc != DDP_OK) goto done;
                 if (wrote) last_saved = step; /* a failed periodic save leaves the final save to do */
             }
@@ -821,7 +620,7 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         if (cfg->checkpoint && cfg->ckpt_every_epochs > 0 && (epoch + 1) % cfg->ckpt_every_epochs == 0 &&
             last_saved != step && next_batch == 0) {
             int wrote = 0;
-            rc = save_checkpoint(&t, step, next_epoch, 0, best, bad_epochs, 1, &wrote, err);
+            rc = ddp_train_save_checkpoint(&t, step, next_epoch, 0, best, bad_epochs, 1, &wrote, err);
             if (rc != DDP_OK) goto done;
             if (wrote) last_saved = step;
         }
@@ -843,7 +642,7 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
     }
     if (cfg->checkpoint && last_saved != step) {
         int wrote = 0;
-        rc = save_checkpoint(&t, step, next_epoch, next_batch, best, bad_epochs, 0, &wrote, err);
+        rc = ddp_train_save_checkpoint(&t, step, next_epoch, next_batch, best, bad_epochs, 0, &wrote, err);
         if (rc != DDP_OK) goto done;
     }
     if (cfg->save_path && !stopped) {
@@ -857,18 +656,18 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         if (rc != DDP_OK) goto done;
     }
     if (stopped) {
-        int sig = g_stop_signal;
+        int sig = ddp_stopsig_pending();
         if (cfg->checkpoint)
             ddp_errf(err, "stopped by %s after step %lld; checkpoint written to the series %s: continue with --resume",
-                     sig ? signal_name(sig) : "a signal on another rank", (long long)step, cfg->checkpoint);
+                     sig ? ddp_stopsig_name(sig) : "a signal on another rank", (long long)step, cfg->checkpoint);
         else
             ddp_errf(err, "stopped by %s after step %lld; nothing saved (no --checkpoint)",
-                     sig ? signal_name(sig) : "a signal on another rank", (long long)step);
+                     sig ? ddp_stopsig_name(sig) : "a signal on another rank", (long long)step);
         rc = DDP_EXIT_SIGNAL;
     }
 done:
     ddp_watchdog_stop();
-    restore_signals(saved);
+    ddp_stopsig_restore(&saved_signals);
     teardown(&t);
     return rc;
 }
