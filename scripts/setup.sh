@@ -44,3 +44,20 @@ ddp_workdir() {
 # mpirun as root (containers, CI) and with more ranks than cores.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
+
+# ddp_bench_packages: Debian's PyTorch (the benchmarks' reference) and
+# matplotlib (scripts/plot_*.py), installed if missing. Only the benchmark
+# and plot scripts call this; the build and the tests never need them.
+ddp_bench_packages() {
+    local missing=()
+    for p in python3-torch python3-matplotlib python3-h5py python3-numpy; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        echo "setup: installing ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
