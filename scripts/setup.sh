@@ -61,3 +61,26 @@ ddp_bench_packages() {
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
 }
+
+# ddp_install_slurm: Debian's Slurm daemons and client tools, for the local
+# test cluster (scripts/slurm/local_cluster.sh) and the Slurm tests. Returns
+# non-zero when they cannot be installed (no apt, no network, no root), so a
+# caller can skip instead of failing. Services are not started by the
+# packages (no systemd here); the test cluster starts its own daemons.
+ddp_install_slurm() {
+    local missing=()
+    for p in slurmctld slurmd slurm-client; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    ((${#missing[@]})) || return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo -n true 2>/dev/null || return 1
+        sudo="sudo -n"
+    fi
+    command -v apt-get >/dev/null || return 1
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq >/dev/null 2>&1 || return 1
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        >/dev/null 2>&1 || return 1
+}
