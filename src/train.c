@@ -14,6 +14,7 @@
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "ddptrain/train.h"
 #include "ddptrain/checkpoint.h"
+#include "ddptrain/cluster.h"
 #include "ddptrain/common.h"
 #include "ddptrain/data.h"
 #include "ddptrain/kernels.h"
@@ -39,17 +40,25 @@
 
 /* ---------------------------------------------------------------- set-up */
 
+/* OMP_NUM_THREADS, else the CPUs Slurm gives each task, else the affinity
+ * mask (cluster.c decides; this gathers the inputs). */
+static int default_threads_from(ddp_thread_source *source)
+{
+    int omp_threads = 0;
+#ifdef _OPENMP
+    if (getenv("OMP_NUM_THREADS")) omp_threads = omp_get_max_threads();
+#endif
+    int affinity_cpus = 0;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) affinity_cpus = CPU_COUNT(&set);
+    ddp_cluster cl;
+    ddp_cluster_detect(ddp_cluster_getenv, NULL, &cl);
+    return ddp_cluster_default_threads(&cl, omp_threads, affinity_cpus, source);
+}
+
 int ddp_default_threads(void)
 {
-#ifdef _OPENMP
-    if (getenv("OMP_NUM_THREADS")) return omp_get_max_threads();
-#endif
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0) return n;
-    }
-    return 1;
+    return default_threads_from(NULL);
 }
 
 /* Global mean and population std per feature over all training rows (two
@@ -222,6 +231,23 @@ static void teardown(trainer *t)
 
 /* ------------------------------------------------------------- reporting */
 
+/* Rank 0, once: the threads x ranks vs cores warning, and under Slurm a
+ * {"kind":"cluster",...} record opening the metrics file. */
+static void report_cluster(const trainer *t)
+{
+    ddp_cluster cl;
+    ddp_cluster_detect(ddp_cluster_getenv, NULL, &cl);
+    char line[DDP_ERR_LEN];
+    if (ddp_cluster_check_fit(&cl, t->n_threads, t->comm->local_size, (int)sysconf(_SC_NPROCESSORS_ONLN), line,
+                              sizeof line))
+        fprintf(stderr, "ddptrain: warning: %s\n", line);
+    if (t->metrics && cl.slurm) {
+        ddp_cluster_json_fields(&cl, line, sizeof line);
+        fprintf(t->metrics, "{\"kind\":\"cluster\",%s,\"ranks\":%d,\"threads\":%d,\"ranks_on_node\":%d}\n", line,
+                t->comm->size, t->n_threads, t->comm->local_size);
+    }
+}
+
 static void print_startup(const trainer *t)
 {
     const ddp_config *cfg = t->cfg;
@@ -229,10 +255,21 @@ static void print_startup(const trainer *t)
     ddp_stat3 mb = ddp_comm_stat3(t->comm, (double)t->train.bytes_read / 1e6);
     double mine = t->train.load_seconds > 0 ? (double)t->train.bytes_read / 1e9 / t->train.load_seconds : 0;
     ddp_stat3 gbps = ddp_comm_stat3(t->comm, mine);
-    if (t->comm->rank != 0 || cfg->quiet) return;
+    if (t->comm->rank != 0) return;
+    report_cluster(t);
+    if (cfg->quiet) return;
     const ddp_optim_config *o = &cfg->optim;
+    ddp_thread_source src = DDP_THREADS_OMP;
+    if (cfg->threads <= 0) default_threads_from(&src);
+    char where[256];
+    ddp_cluster cl;
+    ddp_cluster_detect(ddp_cluster_getenv, NULL, &cl);
+    ddp_cluster_describe(&cl, where, sizeof where);
     printf("ddptrain %s train\n", DDP_VERSION_STRING);
-    printf("  %-14s %d ranks x %d threads\n", "parallelism", t->comm->size, t->n_threads);
+    printf("  %-14s %d ranks x %d threads (threads from %s), %d ranks on this node of %ld cores\n", "parallelism",
+           t->comm->size, t->n_threads, cfg->threads > 0 ? "--threads" : ddp_cluster_thread_source_name(src),
+           t->comm->local_size, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("  %-14s %s\n", "scheduler", where);
     printf("  %-14s %s %s [%lld, %lld]  rows/rank min %.0f avg %.1f max %.0f  virtual shards %lld\n", "data",
            cfg->data_path, cfg->features_name, (long long)t->train.n_rows, (long long)t->train.n_features, rows.min,
            rows.avg, rows.max, (long long)t->train.plan.n_vshards);
@@ -638,6 +675,11 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         printf("summary: {\"steps\":%lld,\"epochs\":%lld,\"seconds\":%.6f,\"ranks\":%d,\"threads\":%d", (long long)step,
                (long long)(stopped ? next_epoch : epoch), dt, comm->size, t.n_threads);
         for (int p = 0; p < DDP_PHASE_COUNT; p++) printf(",\"t_%s\":%.6f", DDP_PHASE_NAMES[p], t.timers.total[p]);
+        ddp_cluster cl;
+        char fields[512];
+        ddp_cluster_detect(ddp_cluster_getenv, NULL, &cl);
+        ddp_cluster_json_fields(&cl, fields, sizeof fields);
+        if (cl.slurm) printf(",%s", fields);
         printf("}\n");
     }
     if (cfg->checkpoint && last_saved != step) {
