@@ -171,6 +171,61 @@ static int write_file_durably(const char *tmp, const void *buf, size_t n_bytes)
     return close(fd);
 }
 
+/* The in-memory file's buffer is kept when HDF5 closes it, so that the image
+ * written is the one HDF5 finalised on close: H5Fget_file_image on an open
+ * file returns a superblock whose checksum is stale (HDF5 1.10.8, 1.8 file
+ * format), which no reader accepts. */
+typedef struct image_keeper {
+    void *mem;
+} image_keeper;
+
+static void *image_malloc(size_t n, H5FD_file_image_op_t op, void *u)
+{
+    (void)op, (void)u;
+    return malloc(n);
+}
+static void *image_memcpy(void *dst, const void *src, size_t n, H5FD_file_image_op_t op, void *u)
+{
+    (void)op, (void)u;
+    return memcpy(dst, src, n);
+}
+static void *image_realloc(void *p, size_t n, H5FD_file_image_op_t op, void *u)
+{
+    (void)op, (void)u;
+    return realloc(p, n);
+}
+static herr_t image_free(void *p, H5FD_file_image_op_t op, void *u)
+{
+    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE) ((image_keeper *)u)->mem = p; /* ours now */
+    else free(p);
+    return 0;
+}
+static void *image_udata_copy(void *u) { return u; }
+static herr_t image_udata_free(void *u)
+{
+    (void)u;
+    return 0;
+}
+
+/* Open the finished image read-only: it must be a readable HDF5 file, and
+ * its end-of-file address (which closing may lower below the size before
+ * closing) is the number of bytes to write. -1 if it does not open. */
+static ssize_t image_end(void *image, size_t bytes)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
+    ssize_t end = -1;
+    if (H5Pset_file_image(fapl, image, bytes) >= 0) {
+        hid_t f = H5Fopen("checkpoint image", H5F_ACC_RDONLY, fapl);
+        if (f >= 0) {
+            end = H5Fget_file_image(f, NULL, 0);
+            H5Fclose(f);
+        }
+    }
+    H5Pclose(fapl);
+    return end > 0 && (size_t)end <= bytes ? end : -1;
+}
+
 /* The checkpoint is built in memory (HDF5's core driver, no backing store)
  * and its image written with plain write + fsync: a full disk is then an
  * ordinary syscall error, never an HDF5 file left half-closed (which 1.10.8
@@ -184,6 +239,15 @@ static int save_local(const char *path, const ddp_model *m, const ddp_ckpt_meta 
     }
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
+    image_keeper keeper = {NULL};
+    H5FD_file_image_callbacks_t callbacks = {image_malloc,    image_memcpy,     image_realloc, image_free,
+                                             image_udata_copy, image_udata_free, &keeper};
+    H5Pset_file_image_callbacks(fapl, &callbacks);
+    /* The 1.8 file format checksums every piece of metadata (superblock,
+     * object headers with their attributes, B-trees, heaps), so a flipped
+     * byte in an attribute such as /train@step is detected on open like one
+     * in a dataset (fnv1a64). h5py and any HDF5 >= 1.8 read it. */
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl); /* in memory only */
     H5Pclose(fapl);
     if (f < 0) {
@@ -215,10 +279,10 @@ static int save_local(const char *path, const ddp_model *m, const ddp_ckpt_meta 
     bad |= ddp_h5_write_attr_i64(f, "epoch", ts ? ts->epoch : 0);
     bad |= ddp_h5_write_attr_str(f, "command_line", meta->command_line ? meta->command_line : "");
     if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) bad = 1;
-    ssize_t image_bytes = bad ? -1 : H5Fget_file_image(f, NULL, 0);
-    void *image = image_bytes > 0 ? malloc((size_t)image_bytes) : NULL;
-    if (!image || H5Fget_file_image(f, image, (size_t)image_bytes) != image_bytes) bad = 1;
-    H5Fclose(f);
+    ssize_t image_bytes = bad ? -1 : H5Fget_file_image(f, NULL, 0); /* end of file after the flush */
+    if (H5Fclose(f) < 0 || image_bytes <= 0) bad = 1;
+    void *image = keeper.mem;
+    if (!image || (image_bytes = image_end(image, (size_t)image_bytes)) < 0) bad = 1;
     if (bad) {
         free(image);
         ddp_errf(err, "%s: building the checkpoint image failed (out of memory?)", path);
@@ -309,6 +373,51 @@ typedef struct verify_ctx {
 
 #define MAX_CKPT_ELEMS (INT64_C(1) << 28)
 
+/* Each attribute is scalar and readable: HDF5 checks the metadata checksums
+ * of the 1.8 format on the way, so a flipped byte in an attribute (say
+ * /train@step) makes the file fail verification like one in a dataset. */
+static herr_t verify_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, void *op_data)
+{
+    (void)ainfo;
+    int *n_read = op_data;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+    H5T_class_t c = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    size_t size = t >= 0 ? H5Tget_size(t) : 0;
+    int ok = sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1;
+    if (ok && c == H5T_STRING && size > 0 && size <= 65536 && H5Tis_variable_str(t) == 0) {
+        char *v = malloc(size);
+        ok = v && H5Aread(a, t, v) >= 0;
+        free(v);
+    } else if (ok && (c == H5T_INTEGER || c == H5T_FLOAT)) {
+        double v;
+        ok = H5Aread(a, H5T_NATIVE_DOUBLE, &v) >= 0;
+    } else {
+        ok = 0;
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    if (!ok) return -1;
+    (*n_read)++;
+    return 0;
+}
+
+static int verify_attrs(hid_t obj, const char *path, const char *name, char *err)
+{
+    H5O_info_t oi;
+    int n_read = 0;
+    if (H5Oget_info2(obj, &oi, H5O_INFO_NUM_ATTRS) < 0 ||
+        H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, NULL, verify_attr, &n_read) < 0 ||
+        (hsize_t)n_read != oi.num_attrs) {
+        ddp_errf(err, "%s:%s: attributes cannot be read back (%d of them read): the file is corrupted", path, name,
+                 n_read);
+        return DDP_EXIT_USAGE;
+    }
+    return DDP_OK;
+}
+
 static herr_t verify_link(hid_t group, const char *name, const H5L_info_t *linfo, void *op_data)
 {
     verify_ctx *v = op_data;
@@ -349,14 +458,15 @@ static herr_t verify_link(hid_t group, const char *name, const H5L_info_t *linfo
         v->n_datasets++;
         v->rc = rc;
     }
+    if (v->rc == DDP_OK) v->rc = verify_attrs(obj, v->path, name, v->err);
     H5Oclose(obj);
     return v->rc == DDP_OK ? 0 : 1;
 }
 
 static int verify_open(hid_t f, const char *path, char *err)
 {
-    verify_ctx v = {path, err, DDP_OK, 0};
-    if (H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, verify_link, &v) < 0 && v.rc == DDP_OK) {
+    verify_ctx v = {path, err, verify_attrs(f, path, "/", err), 0};
+    if (v.rc == DDP_OK && H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, verify_link, &v) < 0 && v.rc == DDP_OK) {
         ddp_errf(err, "%s: cannot walk the file's objects (damaged file)", path);
         v.rc = DDP_EXIT_USAGE;
     }

@@ -49,7 +49,7 @@ static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *linfo,
     hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
     if (obj < 0) {
         fprintf(ctx->out, "  /%-24s (cannot open)\n", name);
-        return 0;
+        return -1;
     }
     if (H5Iget_type(obj) == H5I_GROUP) {
         fprintf(ctx->out, "  /%-24s group\n", name);
@@ -79,7 +79,7 @@ static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, v
     (void)ainfo;
     FILE *out = op_data;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    if (a < 0) return 0;
+    if (a < 0) return -1; /* damaged: stop the listing, the caller reports it */
     hid_t t = H5Aget_type(a), s = H5Aget_space(a);
     H5T_class_t c = H5Tget_class(t);
     hssize_t n = H5Sget_simple_extent_npoints(s);
@@ -205,8 +205,14 @@ int ddp_info_run(const ddp_config *cfg, FILE *out, char *err)
     if (rc != DDP_OK) return rc;
     fprintf(out, "%s\n", cfg->data_path);
     visit_ctx ctx = {cfg->data_path, out};
-    H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, visit_link, &ctx);
-    H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, out);
+    if (H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, visit_link, &ctx) < 0 ||
+        H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, out) < 0) {
+        /* a listing that silently stops short would pass for a smaller file */
+        ddp_errf(err, "%s: HDF5 cannot list the file's objects or attributes (damaged file: a metadata checksum "
+                 "or structure check failed); check with h5dump -H %s", cfg->data_path, cfg->data_path);
+        H5Fclose(file);
+        return DDP_EXIT_USAGE;
+    }
 
     /* A ddptrain checkpoint: training state, and the verdict of its checksums. */
     /* either mark is enough: a damaged checkpoint must be verified (and refused), not shrugged off */
