@@ -33,6 +33,17 @@
 
 /* ------------------------------------------------------------ row math */
 
+/* Rows of a shuffled batch are scattered over the shard: the hardware
+ * prefetcher cannot guess the next one, so each would cost a full memory
+ * latency per cache line. Ask for the row PREFETCH_ROWS ahead, every line. */
+#define PREFETCH_ROWS 8
+static inline void prefetch_row(const float *x, int64_t n)
+{
+    const char *p = (const char *)x, *end = (const char *)(x + n);
+    for (; p < end; p += 64)
+        __builtin_prefetch(p, 0, 1);
+}
+
 /* Dot product of a float weight row and a float feature row, in double. The
  * simd reduction lets the compiler reorder the sum into vector lanes. */
 static inline double dot_fast(const float *restrict w, const float *restrict x, int64_t n)
@@ -116,16 +127,9 @@ static inline double softmax_row(double *restrict z, int64_t n_classes, int64_t 
     return m + log(s) - zc;
 }
 
-/* Fused forward + backward of one row into the accumulators g [n_out*F +
- * n_out]; z [n_out] is per-thread space. Returns the row's loss. */
-static inline double row_grad_fast(ddp_task kind, const float *restrict x, float y,
-                                   const float *restrict w, const float *restrict b,
-                                   int64_t n_features, int64_t n_out, double *restrict g,
-                                   double *restrict z)
+/* One row's loss from its logits z [n_out], and dloss/dz written over z. */
+static inline double loss_and_dz(ddp_task kind, double *restrict z, float y, int64_t n_out)
 {
-    /* pass 1 over the row: every output's logit */
-    for (int64_t k = 0; k < n_out; k++)
-        z[k] = (double)b[k] + dot_fast(w + k * n_features, x, n_features);
     double loss;
     switch (kind) {
     case DDP_TASK_LINEAR: {
@@ -142,13 +146,108 @@ static inline double row_grad_fast(ddp_task kind, const float *restrict x, float
         loss = softmax_row(z, n_out, class_of(y, n_out));
         break;
     default:
-        return NAN;
+        loss = NAN;
     }
-    /* pass 2 over the same row, still in cache: the gradient */
-    double *restrict gb = g + n_out * n_features;
-    for (int64_t k = 0; k < n_out; k++) {
-        axpy_fast(g + k * n_features, z[k], x, n_features);
-        gb[k] += z[k];
+    return loss;
+}
+
+/* Rows are taken ROW_BLOCK at a time. Their logits share each load of a
+ * weight row, with ROW_BLOCK independent sums in flight (one sum alone is a
+ * chain of dependent adds, latency-bound); and the gradient update adds all
+ * their contributions in one pass, so each accumulator is loaded and stored
+ * once per block instead of once per row. A short block (a chunk's tail)
+ * repeats its first row with dz = 0, which adds exactly nothing. */
+#define ROW_BLOCK 4
+/* inlined into each instruction-set clone of grad_rows (below), so that
+ * the loops are vectorised for that clone's instruction set */
+#if defined(__GNUC__)
+#define DDP_HOT __attribute__((always_inline))
+#else
+#define DDP_HOT
+#endif
+
+DDP_HOT static inline void dots_block(const float *restrict w, const float *const *x, int64_t n, double *out)
+{
+    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    DDP_OMP(omp simd reduction(+ : a0, a1, a2, a3))
+    for (int64_t j = 0; j < n; j++) {
+        double wj = (double)w[j];
+        a0 += wj * (double)x0[j];
+        a1 += wj * (double)x1[j];
+        a2 += wj * (double)x2[j];
+        a3 += wj * (double)x3[j];
+    }
+    out[0] = a0, out[1] = a1, out[2] = a2, out[3] = a3;
+}
+
+/* g += sum_r d[r] x_r */
+DDP_HOT static inline void axpy_block(double *restrict g, const double *d, const float *const *x, int64_t n)
+{
+    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
+    const double d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3];
+    DDP_OMP(omp simd)
+    for (int64_t j = 0; j < n; j++)
+        g[j] += d0 * (double)x0[j] + d1 * (double)x1[j] + d2 * (double)x2[j] + d3 * (double)x3[j];
+}
+
+/* Fused forward + backward of the first n_rows (1..ROW_BLOCK) rows x[r],
+ * labels y[r], into the accumulators g [n_out*F + n_out]. z is per-thread
+ * space of ROW_BLOCK * n_out doubles. Returns the rows' loss sum. */
+DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, const float *y, int n_rows,
+                                const float *restrict w, const float *restrict b, int64_t F, int64_t n_out,
+                                double *restrict g, double *restrict z)
+{
+    double part[ROW_BLOCK];
+    for (int64_t k = 0; k < n_out; k++) { /* pass 1 over the rows: every logit */
+        dots_block(w + k * F, x, F, part);
+        for (int r = 0; r < ROW_BLOCK; r++)
+            z[r * n_out + k] = (double)b[k] + part[r];
+    }
+    double loss = 0.0;
+    for (int r = 0; r < ROW_BLOCK; r++) {
+        if (r < n_rows) loss += loss_and_dz(kind, z + r * n_out, y[r], n_out);
+        else memset(z + r * n_out, 0, (size_t)n_out * sizeof(double));
+    }
+    double *restrict gb = g + n_out * F;
+    for (int64_t k = 0; k < n_out; k++) { /* pass 2 over the same rows, in cache: the gradient */
+        double d[ROW_BLOCK];
+        for (int r = 0; r < ROW_BLOCK; r++)
+            d[r] = z[r * n_out + k];
+        axpy_block(g + k * F, d, x, F);
+        gb[k] += d[0] + d[1] + d[2] + d[3];
+    }
+    return loss;
+}
+
+/* One thread's share of a batch: selected rows [lo, hi). Compiled for
+ * several instruction sets and picked at load time (GCC's target_clones on
+ * x86-64), so a portable binary still uses AVX-512 or AVX2 with FMA where
+ * the machine has them; -DDDP_NATIVE=ON builds for the build machine only. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define DDP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DDP_SIMD_CLONES
+#endif
+
+DDP_SIMD_CLONES
+static double grad_rows(ddp_task kind, const float *restrict xs, const float *restrict ys,
+                        const int64_t *restrict idx, int64_t lo, int64_t hi, const float *restrict w,
+                        const float *restrict b, int64_t F, int64_t n_out, double *restrict g, double *restrict z)
+{
+    double loss = 0.0;
+    for (int64_t i = lo; i < hi; i += ROW_BLOCK) {
+        int n_rows = hi - i < ROW_BLOCK ? (int)(hi - i) : ROW_BLOCK;
+        const float *x[ROW_BLOCK];
+        float y[ROW_BLOCK];
+        for (int r = 0; r < ROW_BLOCK; r++) {
+            int64_t sel = i + (r < n_rows ? r : 0);
+            int64_t row = idx ? idx[sel] : sel;
+            x[r] = xs + row * F;
+            y[r] = ys[row];
+            if (idx && i + PREFETCH_ROWS + r < hi) prefetch_row(xs + idx[i + PREFETCH_ROWS + r] * F, F);
+        }
+        loss += grad_block(kind, x, y, n_rows, w, b, F, n_out, g, z);
     }
     return loss;
 }
@@ -157,7 +256,7 @@ static inline double row_grad_fast(ddp_task kind, const float *restrict x, float
 
 static int64_t block_stride(int64_t n_params, int64_t n_out)
 {
-    int64_t n = n_params + n_out + 1; /* grad, logits, loss */
+    int64_t n = n_params + ROW_BLOCK * n_out + 1; /* grad, a block's logits, loss */
     return (n + LINE_DOUBLES - 1) / LINE_DOUBLES * LINE_DOUBLES;
 }
 
@@ -217,12 +316,7 @@ void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const
         memset(g, 0, (size_t)n_params * sizeof(double)); /* first touch by the owner */
         int64_t lo, hi;
         chunk(n_idx, t, n_team, &lo, &hi);
-        double loss = 0.0;
-        for (int64_t i = lo; i < hi; i++) {
-            int64_t row = idx ? idx[i] : i;
-            loss += row_grad_fast(kind, xs + row * F, ys[row], w, b, F, n_out, g, z);
-        }
-        z[n_out] = loss;
+        z[ROW_BLOCK * n_out] = grad_rows(kind, xs, ys, idx, lo, hi, w, b, F, n_out, g, z);
         DDP_OMP(omp barrier)
         /* sum the blocks in thread order: deterministic for a fixed team */
         DDP_OMP(omp for schedule(static))
@@ -236,7 +330,7 @@ void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const
         {
             double s = 0.0;
             for (int u = 0; u < n_team; u++)
-                s += base[(int64_t)u * stride + n_params + n_out];
+                s += base[(int64_t)u * stride + n_params + ROW_BLOCK * n_out];
             *loss_sum = s;
         }
     }
