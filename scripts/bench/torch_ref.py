@@ -29,6 +29,8 @@ It does not pin threads or processes to cores, and it does not try other
 optimizers: this is a throughput reference, not a tuning study.
 """
 import argparse
+import datetime
+import faulthandler
 import os
 import socket
 import sys
@@ -107,10 +109,13 @@ def single(args, threads, X, y):
     return rows / secs
 
 
-def ddp_worker(rank, args, port):
+def ddp_worker(rank, args, port, results):
+    # a hung worker prints where it is stuck and exits instead of hanging the benchmark
+    faulthandler.dump_traceback_later(args.timeout, exit=True)
     torch.set_num_threads(1)
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=args.ddp)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=args.ddp,
+                            timeout=datetime.timedelta(seconds=args.timeout))
     with h5py.File(args.data, "r") as f:
         n_total = f["X"].shape[0]
         n_classes = int(np.max(f["y"][:])) + 1 if args.model == "softmax" else 1
@@ -136,10 +141,46 @@ def ddp_worker(rank, args, port):
     r = torch.tensor([rows], dtype=torch.float64)
     dist.all_reduce(r, op=dist.ReduceOp.SUM)
     if rank == 0:
-        secs = float(t[0])
-        print(f"torch_ddp_rows_per_s {float(r[0]) / secs:.0f} procs {args.ddp} seconds {secs:.4f} loss {loss:.6f}",
-              flush=True)
+        results.put((float(r[0]), float(t[0]), loss))
     dist.destroy_process_group()
+
+
+def run_ddp(args):
+    """Spawns the workers; rank 0 hands back (rows, seconds, loss) through a
+    queue, so the result does not depend on how cleanly gloo shuts down.
+    Workers still alive 20 s after the result (or at --timeout) are
+    terminated."""
+    torch.set_num_threads(1)
+    results = mp.get_context("spawn").SimpleQueue()
+    deadline = time.monotonic() + args.timeout
+    for attempt in range(3):  # the free port can be taken by another program before rank 0 binds it
+        ctx = mp.spawn(ddp_worker, args=(args, free_port(), results), nprocs=args.ddp, join=False)
+        got, done_at, failed = None, None, None
+        while True:
+            try:
+                finished = ctx.join(timeout=0.5)
+            except Exception as e:  # a worker raised or died
+                failed = e
+                break
+            if got is None and not results.empty():
+                got = results.get()
+                done_at = time.monotonic()
+            if finished or (done_at and time.monotonic() - done_at > 20) or time.monotonic() > deadline:
+                break
+        for p in ctx.processes:
+            if p.is_alive():
+                p.terminate()
+        if got is None and not results.empty():
+            got = results.get()
+        if got is not None:
+            rows, secs, loss = got
+            print(f"torch_ddp_rows_per_s {rows / secs:.0f} procs {args.ddp} seconds {secs:.4f} loss {loss:.6f}",
+                  flush=True)
+            return
+        if time.monotonic() > deadline:
+            sys.exit(f"torch_ref.py: DDP produced no result within --timeout {args.timeout} s")
+        print(f"torch_ref.py: DDP attempt {attempt + 1} failed ({failed}); retrying", file=sys.stderr, flush=True)
+    sys.exit("torch_ref.py: DDP failed 3 times")
 
 
 def free_port():
@@ -160,6 +201,7 @@ def main():
     ap.add_argument("--no-single", action="store_true", help="skip the single-process runs")
     ap.add_argument("--repeat", type=int, default=1, help="runs per configuration; the best counts")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--timeout", type=float, default=1200, help="seconds before a hung DDP run is abandoned")
     args = ap.parse_args()
     if not os.path.exists(args.data):
         sys.exit(f"torch_ref.py: {args.data}: no such file")
@@ -174,8 +216,7 @@ def main():
         print(f"torch_best_rows_per_s {best:.0f} threads {best_t}", flush=True)
         del X, y
     if args.ddp > 1:
-        torch.set_num_threads(1)
-        mp.spawn(ddp_worker, args=(args, free_port()), nprocs=args.ddp, join=True)
+        run_ddp(args)
 
 
 if __name__ == "__main__":
