@@ -3,9 +3,10 @@
  *
  * ddp_kernel_grad is the fast one: OpenMP over contiguous static chunks of
  * the selected rows, one accumulator block per thread in the caller's
- * scratch, blocks summed in thread order — so the result is deterministic
+ * scratch, blocks summed in thread order, so the result is deterministic
  * for a fixed thread count. Each row is read from memory once: all n_out dot
- * products in one pass, then the gradient update while the row is in cache.
+ * products in one pass, then the gradient update while the row is in cache
+ * (see grad_block for the blocking, precision, prefetching and SIMD).
  * ddp_kernel_grad_ref is the plain single-threaded reference the tests hold
  * it to (softmax there recomputes logits instead of storing them, so it
  * needs no scratch and shares no code path with the fast kernel's softmax).
@@ -138,10 +139,12 @@ static inline double loss_and_dz(ddp_task kind, double *restrict z, float y, int
         z[0] = 2.0 * r;
         break;
     }
-    case DDP_TASK_LOGISTIC:
-        loss = bce_logits(z[0], (double)y);
-        z[0] = sigmoid(z[0]) - (double)y;
+    case DDP_TASK_LOGISTIC: { /* bce_logits and sigmoid sharing one exp: the same values */
+        double e = exp(-fabs(z[0]));
+        loss = (z[0] > 0 ? z[0] : 0.0) - z[0] * (double)y + log1p(e);
+        z[0] = (z[0] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e)) - (double)y;
         break;
+    }
     case DDP_TASK_SOFTMAX:
         loss = softmax_row(z, n_out, class_of(y, n_out));
         break;
@@ -156,8 +159,15 @@ static inline double loss_and_dz(ddp_task kind, double *restrict z, float y, int
  * chain of dependent adds, latency-bound); and the gradient update adds all
  * their contributions in one pass, so each accumulator is loaded and stored
  * once per block instead of once per row. A short block (a chunk's tail)
- * repeats its first row with dz = 0, which adds exactly nothing. */
+ * repeats its first row with dz = 0, which adds exactly nothing.
+ *
+ * The row math is float32, as in PyTorch (16 lanes per AVX-512 vector, no
+ * conversions): dot products, and the gradient over up to FLUSH_ROWS rows,
+ * which is then added into the thread's float64 accumulators. Sums over a
+ * whole batch are therefore float64, more accurate than PyTorch's float32
+ * GEMM; per-row losses and dz are computed in float64. */
 #define ROW_BLOCK 4
+#define FLUSH_ROWS 64
 /* inlined into each instruction-set clone of grad_rows (below), so that
  * the loops are vectorised for that clone's instruction set */
 #if defined(__GNUC__)
@@ -169,34 +179,36 @@ static inline double loss_and_dz(ddp_task kind, double *restrict z, float y, int
 DDP_HOT static inline void dots_block(const float *restrict w, const float *const *x, int64_t n, double *out)
 {
     const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
-    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
     DDP_OMP(omp simd reduction(+ : a0, a1, a2, a3))
     for (int64_t j = 0; j < n; j++) {
-        double wj = (double)w[j];
-        a0 += wj * (double)x0[j];
-        a1 += wj * (double)x1[j];
-        a2 += wj * (double)x2[j];
-        a3 += wj * (double)x3[j];
+        float wj = w[j];
+        a0 += wj * x0[j];
+        a1 += wj * x1[j];
+        a2 += wj * x2[j];
+        a3 += wj * x3[j];
     }
     out[0] = a0, out[1] = a1, out[2] = a2, out[3] = a3;
 }
 
-/* g += sum_r d[r] x_r */
-DDP_HOT static inline void axpy_block(double *restrict g, const double *d, const float *const *x, int64_t n)
+/* gf += sum_r d[r] x_r */
+DDP_HOT static inline void axpy_block(float *restrict gf, const double *d, const float *const *x, int64_t n)
 {
     const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
-    const double d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3];
+    const float d0 = (float)d[0], d1 = (float)d[1], d2 = (float)d[2], d3 = (float)d[3];
     DDP_OMP(omp simd)
     for (int64_t j = 0; j < n; j++)
-        g[j] += d0 * (double)x0[j] + d1 * (double)x1[j] + d2 * (double)x2[j] + d3 * (double)x3[j];
+        gf[j] += d0 * x0[j] + d1 * x1[j] + d2 * x2[j] + d3 * x3[j];
 }
 
 /* Fused forward + backward of the first n_rows (1..ROW_BLOCK) rows x[r],
- * labels y[r], into the accumulators g [n_out*F + n_out]. z is per-thread
- * space of ROW_BLOCK * n_out doubles. Returns the rows' loss sum. */
+ * labels y[r]: weight gradient into gf [n_out*F] (float), bias gradient
+ * into gb [n_out] (double). z is per-thread space of ROW_BLOCK * n_out
+ * doubles. Returns the rows' loss sum. */
 DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, const float *y, int n_rows,
-                                const float *restrict w, const float *restrict b, int64_t F, int64_t n_out,
-                                double *restrict g, double *restrict z)
+                                        const float *restrict w, const float *restrict b, int64_t F,
+                                        int64_t n_out, float *restrict gf, double *restrict gb,
+                                        double *restrict z)
 {
     double part[ROW_BLOCK];
     for (int64_t k = 0; k < n_out; k++) { /* pass 1 over the rows: every logit */
@@ -209,21 +221,30 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
         if (r < n_rows) loss += loss_and_dz(kind, z + r * n_out, y[r], n_out);
         else memset(z + r * n_out, 0, (size_t)n_out * sizeof(double));
     }
-    double *restrict gb = g + n_out * F;
     for (int64_t k = 0; k < n_out; k++) { /* pass 2 over the same rows, in cache: the gradient */
         double d[ROW_BLOCK];
         for (int r = 0; r < ROW_BLOCK; r++)
             d[r] = z[r * n_out + k];
-        axpy_block(g + k * F, d, x, F);
+        axpy_block(gf + k * F, d, x, F);
         gb[k] += d[0] + d[1] + d[2] + d[3];
     }
     return loss;
 }
 
+/* g += gf; gf = 0 */
+DDP_HOT static inline void flush(double *restrict g, float *restrict gf, int64_t n)
+{
+    DDP_OMP(omp simd)
+    for (int64_t j = 0; j < n; j++) {
+        g[j] += (double)gf[j];
+        gf[j] = 0.0f;
+    }
+}
+
 /* One thread's share of a batch: selected rows [lo, hi). Compiled for
  * several instruction sets and picked at load time (GCC's target_clones on
- * x86-64), so a portable binary still uses AVX-512 or AVX2 with FMA where
- * the machine has them; -DDDP_NATIVE=ON builds for the build machine only. */
+ * x86-64), so a portable binary still uses AVX-512 or AVX2 where the
+ * machine has them; -DDDP_NATIVE=ON builds for the build machine only. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define DDP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -233,9 +254,12 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
 DDP_SIMD_CLONES
 static double grad_rows(ddp_task kind, const float *restrict xs, const float *restrict ys,
                         const int64_t *restrict idx, int64_t lo, int64_t hi, const float *restrict w,
-                        const float *restrict b, int64_t F, int64_t n_out, double *restrict g, double *restrict z)
+                        const float *restrict b, int64_t F, int64_t n_out, double *restrict g,
+                        float *restrict gf, double *restrict z)
 {
     double loss = 0.0;
+    const int64_t n_w = n_out * F;
+    memset(gf, 0, (size_t)n_w * sizeof(float));
     for (int64_t i = lo; i < hi; i += ROW_BLOCK) {
         int n_rows = hi - i < ROW_BLOCK ? (int)(hi - i) : ROW_BLOCK;
         const float *x[ROW_BLOCK];
@@ -247,7 +271,8 @@ static double grad_rows(ddp_task kind, const float *restrict xs, const float *re
             y[r] = ys[row];
             if (idx && i + PREFETCH_ROWS + r < hi) prefetch_row(xs + idx[i + PREFETCH_ROWS + r] * F, F);
         }
-        loss += grad_block(kind, x, y, n_rows, w, b, F, n_out, g, z);
+        loss += grad_block(kind, x, y, n_rows, w, b, F, n_out, gf, g + n_w, z);
+        if ((i - lo + ROW_BLOCK) % FLUSH_ROWS == 0 || i + ROW_BLOCK >= hi) flush(g, gf, n_w);
     }
     return loss;
 }
@@ -256,7 +281,8 @@ static double grad_rows(ddp_task kind, const float *restrict xs, const float *re
 
 static int64_t block_stride(int64_t n_params, int64_t n_out)
 {
-    int64_t n = n_params + ROW_BLOCK * n_out + 1; /* grad, a block's logits, loss */
+    /* grad, a block's logits, loss, then the float accumulators (2 per double) */
+    int64_t n = n_params + ROW_BLOCK * n_out + 1 + (n_params + 1) / 2;
     return (n + LINE_DOUBLES - 1) / LINE_DOUBLES * LINE_DOUBLES;
 }
 
@@ -316,7 +342,8 @@ void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const
         memset(g, 0, (size_t)n_params * sizeof(double)); /* first touch by the owner */
         int64_t lo, hi;
         chunk(n_idx, t, n_team, &lo, &hi);
-        z[ROW_BLOCK * n_out] = grad_rows(kind, xs, ys, idx, lo, hi, w, b, F, n_out, g, z);
+        float *restrict gf = (float *)(z + ROW_BLOCK * n_out + 1);
+        z[ROW_BLOCK * n_out] = grad_rows(kind, xs, ys, idx, lo, hi, w, b, F, n_out, g, gf, z);
         DDP_OMP(omp barrier)
         /* sum the blocks in thread order: deterministic for a fixed team */
         DDP_OMP(omp for schedule(static))

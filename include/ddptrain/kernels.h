@@ -6,7 +6,10 @@
  *   grad[]     = sum over the selected rows of d loss_row / d params
  * in the model's parameter layout (weight [n_out, F] then bias [n_out]);
  * the mean over the global batch is taken by the caller after the allreduce.
- * Sums are accumulated in double. Per-row losses (PyTorch's definitions):
+ * The fast kernel does dot products and up to 64 rows of gradient in
+ * float32 (like PyTorch), then accumulates in double; losses and dz are
+ * double; the *_ref versions are double throughout. Per-row losses
+ * (PyTorch's definitions):
  *   linear    MSE               (z - y)^2                      dz = 2 (z - y)
  *   logistic  BCE with logits   max(z,0) - z y + log1p(exp(-|z|))  dz = sigmoid(z) - y
  *   softmax   cross-entropy     logsumexp(z) - z_y             dz = softmax(z) - onehot(y)

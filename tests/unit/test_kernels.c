@@ -195,11 +195,19 @@ static void compare_fast_ref(ddp_task kind, int64_t n_rows, int64_t F, int64_t C
         double l_ref, l, l2;
         ddp_kernel_grad_ref(kind, &batch, C, p.params, p.params + C * F, g_ref, &l_ref);
         assert_true(isfinite(l_ref));
+        /* The fast kernel does the row math in float32 (as PyTorch does) and
+         * the reference in float64: each gradient element is held to 1e-5 of
+         * the gradient's largest element (an element that is a sum with
+         * cancellation has no meaningful relative error of its own). */
+        double g_scale = 0.0;
+        for (int64_t i = 0; i < P; i++)
+            g_scale = fmax(g_scale, fabs(g_ref[i]));
         for (int threads = 1; threads <= MAX_THREADS; threads++) {
             run_fast(&p, &batch, threads, g, &l);
-            assert_close(l, l_ref, 1e-10, "loss", threads);
+            assert_close(l, l_ref, 1e-6, "loss", threads);
             for (int64_t i = 0; i < P; i++)
-                assert_close(g[i], g_ref[i], 1e-10, "grad", i);
+                if (!(fabs(g[i] - g_ref[i]) <= 1e-5 * g_scale))
+                    fail_msg("grad[%lld]: got %.17g, want %.17g (scale %g)", (long long)i, g[i], g_ref[i], g_scale);
             /* bitwise repeatable for a fixed thread count */
             run_fast(&p, &batch, threads, g2, &l2);
             assert_memory_equal(g, g2, (size_t)P * sizeof(double));
