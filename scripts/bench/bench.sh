@@ -32,14 +32,20 @@
 # Environment:
 #   BENCH_SCALE=1        multiply the row counts (0.01 for a quick look)
 #   BENCH_REPEAT=3       runs per configuration (ddptrain and PyTorch); best counts
-#   BENCH_TORCH=1        0 skips PyTorch ("-" in its columns)
+#   BENCH_TORCH=1        0 skips PyTorch ("-" in its columns); a list such as
+#                        "b1" runs it for those benchmarks only
 #   BENCH_MEMBW_MIB=512  probe array size in MiB (keep it well above the L3)
 #   BENCH_IO_RANKS="1 2 4"  rank counts of the io benchmark
+#   BENCH_IO_CACHE=cold  cold: drop the page cache before each reader when
+#                        /proc/sys/vm/drop_caches is writable (root); warm:
+#                        never drop it (every reader sees a warm cache)
 #   BENCH_CHECKPOINT=    e.g. 1e or 200: ddptrain also writes checkpoints this
 #                        often inside the timed loop (default: none, as PyTorch)
 #   BENCH_OUT=DIR        where bench.txt (this output) and bench.csv go
 #                        (default $BUILD_DIR/bench); -o sets the CSV path alone
 #   BUILD_DIR            the build to use and (re)build (default build/)
+#   BENCH_NO_BUILD=1     use BUILD_DIR's binaries as they are: no package check,
+#                        no build (the integration test runs it this way)
 # CSV columns: see CSV_COLUMNS below; one row per measured configuration, per
 # limit and per reader; scripts/plot_bench.py turns it into a bar chart.
 set -euo pipefail
@@ -83,11 +89,17 @@ CSV="${CSV:-$OUT_DIR/bench.csv}"
 PY=/usr/bin/python3 # Debian's: python3-torch, python3-h5py
 LR=0.1
 
-ddp_install_missing
-[ "$TORCH" = 0 ] || ddp_bench_packages
-ddp_build >/dev/null
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+    ddp_install_missing
+    [ "$TORCH" = 0 ] || ddp_bench_packages
+    ddp_build >/dev/null
+fi
 DDP="$BUILD_DIR/ddptrain"
 MEMBW="$BUILD_DIR/membw"
+for f in "$DDP" "$MEMBW"; do
+    [ -x "$f" ] || { echo "bench.sh: $f is missing: build first (scripts/setup.sh's ddp_build)" >&2; exit 2; }
+done
+want_torch() { [ "$TORCH" = 1 ] || [[ " $TORCH " == *" $1 "* ]]; }
 mkdir -p "$OUT_DIR" "$(dirname "$CSV")"
 ddp_workdir bench
 
@@ -203,8 +215,9 @@ bench_model() { # name model base_rows features classes batch
     done
 
     # PyTorch
-    local t_best="" t_threads="" t_ddp="" t_ref=""
-    if [ "$TORCH" != 0 ]; then
+    local t_best="" t_threads="" t_ddp="" t_ref="" torch_on=0
+    want_torch "$name" && torch_on=1
+    if [ "$torch_on" = 1 ]; then
         if ! timeout 3600 "$PY" "$HERE/torch_ref.py" --data "$file" --model "$model" --batch-size "$batch" --lr "$LR" \
             --threads 1,2 --ddp 2 --repeat "$REPEAT" </dev/null >"$WORK/torch.out" 2>&1; then
             cat "$WORK/torch.out" >&2
@@ -249,7 +262,7 @@ bench_model() { # name model base_rows features classes batch
         R[other_pct]=$(calc "100 * $other / $secs")
         csv_emit
     done
-    if [ "$TORCH" != 0 ]; then
+    if [ "$torch_on" = 1 ]; then
         row "PyTorch 1 process (best: $t_threads thread(s))" "$t_best" torch 1 "$t_threads"
         R[seconds]=$(awk -v t="$t_threads" '$1 == "torch_rows_per_s" && $4 == t { print $6 }' "$WORK/torch.out")
         csv_emit
@@ -257,7 +270,7 @@ bench_model() { # name model base_rows features classes batch
         R[seconds]=$(awk '$1 == "torch_ddp_rows_per_s" { print $6 }' "$WORK/torch.out")
         csv_emit
     else
-        printf "$hdr" "PyTorch (skipped: BENCH_TORCH=0)" - - - -
+        printf "$hdr" "PyTorch (skipped: BENCH_TORCH=$TORCH)" - - - -
     fi
     row "limit: read bandwidth 2 threads" "$bw_rows" limit_bandwidth 1 2
     R[gb_per_s]=$BW2
@@ -320,7 +333,7 @@ bench_io() {
     bytes=$(stat -c %s "$file")
     local cache=warm
     drop() { :; }
-    if [ -w /proc/sys/vm/drop_caches ] && sync && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
+    if [ "${BENCH_IO_CACHE:-cold}" = cold ] && [ -w /proc/sys/vm/drop_caches ] && sync && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
         cache=cold
         drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
     else
