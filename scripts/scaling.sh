@@ -11,7 +11,7 @@
 #     --rows N --features F --classes C    the softmax problem (default 65536 x 256, 10)
 #     --batch B                 strong: the global batch (default 8192)
 #     --batch-per-worker b      weak: global batch = b x ranks x threads (default 512)
-#     --steps S                 timed steps per run (default 30); --repeat R best of R (default 3)
+#     --steps S                 timed steps per run (default 30); --repeat R rounds, best of R (default 3)
 #     --out DIR                 results (default scaling-<date>)
 #     --launcher auto|mpirun|srun   (auto: srun inside a Slurm allocation, else mpirun)
 #     --no-plot                 skip the PNG (no matplotlib needed)
@@ -101,49 +101,61 @@ if [ ! -s "$DATA" ]; then
         --out "$DATA" >/dev/null || { echo "scaling.sh: gen failed" >&2; exit 1; }
 fi
 
-# one_run P T B: prints "steps seconds t_data t_compute t_allreduce t_optimizer"
-# of the fastest of REPEAT runs (fastest phase sum).
-one_run() {
-    local p="$1" t="$2" b="$3" best="" r line
-    for r in $(seq "$REPEAT"); do
-        line=$(launch "$p" "$t" "$DDPTRAIN" train --data "$DATA" --model softmax --classes "$CLASSES" \
-            --batch-size "$b" --epochs 1000000 --max-steps "$STEPS" --threads "$t" --check-every 0 \
-            --step-timeout 0 2>/dev/null | sed -n 's/^summary: //p' |
-            "$PY" -c 'import json,sys; d=json.loads(sys.stdin.read())
-print(d["steps"], d["seconds"], d["t_data"], d["t_compute"], d["t_allreduce"], d["t_optimizer"])' 2>/dev/null)
-        [ -n "$line" ] || { echo "scaling.sh: run failed: $p ranks x $t threads, batch $b" >&2; continue; }
-        if [ -z "$best" ] || awk -v a="$line" -v b="$best" 'BEGIN { split(a, x, " "); split(b, y, " ");
-                exit !((x[3]+x[4]+x[5]+x[6]) < (y[3]+y[4]+y[5]+y[6])) }'; then best="$line"; fi
-    done
-    echo "$best"
+# run_once P T B: prints "steps seconds t_data t_compute t_allreduce t_optimizer"
+# from ddptrain's summary line, or nothing when the run failed.
+run_once() {
+    launch "$1" "$2" "$DDPTRAIN" train --data "$DATA" --model softmax --classes "$CLASSES" --batch-size "$3" \
+        --epochs 1000000 --max-steps "$STEPS" --threads "$2" --check-every 0 --step-timeout 0 2>/dev/null |
+        sed -n 's/^summary: //p' | "$PY" -c 'import json,sys; d=json.loads(sys.stdin.read())
+print(d["steps"], d["seconds"], d["t_data"], d["t_compute"], d["t_allreduce"], d["t_optimizer"])' 2>/dev/null
 }
 
-CSV="$OUT/scaling.csv"
-echo "mode,ranks,threads,workers,cores,global_batch,steps,seconds,rows_per_s,step_ms,data_ms,compute_ms,allreduce_ms,optimizer_ms,speedup,efficiency" >"$CSV"
+# Every configuration once per round, REPEAT rounds, and the fastest run of
+# each is kept: on a shared machine noise only ever adds time, and
+# interleaving spreads a slow spell over all configurations instead of one.
+CONFIGS=()
 for mode in "${MODES[@]}"; do
-    base_ms=""
     for p in $RANKS; do
         for t in $THREADS; do
-            w=$((p * t))
             b=$BATCH
-            [ "$mode" = weak ] && b=$((BPW * w))
-            res=$(one_run "$p" "$t" "$b")
-            [ -n "$res" ] || continue
-            read -r steps secs td tc ta to <<<"$res"
-            row=$(awk -v m="$mode" -v p="$p" -v t="$t" -v w="$w" -v c="$CORES" -v b="$b" -v s="$steps" \
-                -v secs="$secs" -v td="$td" -v tc="$tc" -v ta="$ta" -v to="$to" -v base="$base_ms" 'BEGIN {
-                step = (td + tc + ta + to) / s * 1000
-                if (base == "") base = step
-                if (m == "strong") { sp = base / step; eff = sp / w } else { eff = base / step; sp = eff * w }
-                printf "%s,%d,%d,%d,%d,%d,%d,%.4f,%.1f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f", m, p, t, w, c, b, s,
-                    secs, b / (step / 1000), step, td / s * 1000, tc / s * 1000, ta / s * 1000, to / s * 1000, sp, eff }')
-            # the 1 x 1 run is the baseline of its mode (run first: RANKS and THREADS start at 1)
-            [ -z "$base_ms" ] && base_ms=$(cut -d, -f10 <<<"$row")
-            echo "$row" >>"$CSV"
-            echo "  $row"
+            [ "$mode" = weak ] && b=$((BPW * p * t))
+            CONFIGS+=("$mode $p $t $b")
         done
     done
 done
+declare -A BEST
+for r in $(seq "$REPEAT"); do
+    echo "scaling.sh: round $r of $REPEAT (${#CONFIGS[@]} runs)"
+    for c in "${CONFIGS[@]}"; do
+        read -r mode p t b <<<"$c"
+        line=$(run_once "$p" "$t" "$b")
+        [ -n "$line" ] || { echo "scaling.sh: run failed: $p ranks x $t threads, batch $b" >&2; continue; }
+        if [ -z "${BEST[$c]:-}" ] || awk -v a="$line" -v b="${BEST[$c]}" 'BEGIN { split(a, x, " ");
+                split(b, y, " "); exit !((x[3]+x[4]+x[5]+x[6]) < (y[3]+y[4]+y[5]+y[6])) }'; then BEST[$c]="$line"; fi
+    done
+done
+
+CSV="$OUT/scaling.csv"
+echo "mode,ranks,threads,workers,cores,global_batch,steps,seconds,rows_per_s,step_ms,data_ms,compute_ms,allreduce_ms,optimizer_ms,speedup,efficiency" >"$CSV"
+base_ms="" last_mode=""
+for c in "${CONFIGS[@]}"; do
+    read -r mode p t b <<<"$c"
+    [ "$mode" = "$last_mode" ] || base_ms=""
+    last_mode="$mode"
+    [ -n "${BEST[$c]:-}" ] || continue
+    read -r steps secs td tc ta to <<<"${BEST[$c]}"
+    row=$(awk -v m="$mode" -v p="$p" -v t="$t" -v c="$CORES" -v b="$b" -v s="$steps" -v secs="$secs" \
+        -v td="$td" -v tc="$tc" -v ta="$ta" -v to="$to" -v base="$base_ms" 'BEGIN {
+        w = p * t; step = (td + tc + ta + to) / s * 1000
+        if (base == "") base = step
+        if (m == "strong") { sp = base / step; eff = sp / w } else { eff = base / step; sp = eff * w }
+        printf "%s,%d,%d,%d,%d,%d,%d,%.4f,%.1f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f", m, p, t, w, c, b, s,
+            secs, b / (step / 1000), step, td / s * 1000, tc / s * 1000, ta / s * 1000, to / s * 1000, sp, eff }')
+    # the mode's first configuration (1 rank x 1 thread: RANKS and THREADS start at 1) is its baseline
+    [ -z "$base_ms" ] && base_ms=$(cut -d, -f10 <<<"$row")
+    echo "$row" >>"$CSV"
+done
+column -s, -t <"$CSV" | sed 's/^/  /'
 echo "scaling.sh: wrote $CSV"
 
 # allreduce time against message size at every rank count >= 2 (the model's input)
@@ -153,7 +165,7 @@ msg_bytes=$(( (CLASSES * FEATURES + CLASSES + 4) * 8 )) # the trainer's allreduc
 max_bytes=$((msg_bytes * 16 > 4194304 ? msg_bytes * 16 : 4194304))
 for p in $RANKS; do
     [ "$p" -ge 2 ] || continue
-    launch "$p" 1 "$BENCH" "$max_bytes" 40 | sed 1d >>"$AR"
+    launch "$p" 1 "$BENCH" "$max_bytes" 40 | sed 1d >>"$AR" # 40 repetitions per size, median
 done
 echo "scaling.sh: wrote $AR"
 

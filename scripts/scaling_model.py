@@ -18,10 +18,12 @@ The model (alpha-beta, Thakur/Rabenseifner/Gropp style):
   sigma is 0, and --alpha/--beta replace the fitted values with a network's.
 
   step(P, T) = compute + optimizer + allreduce(P, message)
-      compute   = (per-row time with T threads, from the 1-rank runs)
-                  x rows per rank x max(1, P T / cores) / max(1, T / cores)
-      optimizer = (per-rank time from the 1-rank runs) x the same slowdown
+      compute   = (per-row time of 1 rank x 1 thread) x global batch / min(P T, cores)
+                  (the node is a pool of cores; P T workers share it evenly)
+      optimizer = (per-rank time of the 1 x 1 run) x max(1, P / cores)
       message   = 8 (C F + C + 4) bytes: the gradient sums and 4 scalars, as doubles
+  Threads are assumed perfect: the 1-rank thread speed-up is printed so that
+  a poor one (small batches, a busy machine) can be seen.
 
 Nothing is fitted to the multi-rank training runs: they are the points the
 model is judged on. It prints the fit, every measured point beside its
@@ -99,29 +101,37 @@ def fit_allreduce(rows, cores):
 
 
 class StepModel:
-    """Per-row and per-rank costs from the 1-rank runs of one sweep mode."""
+    """Costs from the 1-rank runs of one sweep mode: per row and per rank at
+    1 x 1, and (for information) the 1-rank thread speed-up."""
 
     def __init__(self, rows, cores, msg_bytes, alpha, beta, sigma):
         self.cores, self.msg_bytes = cores, msg_bytes
         self.alpha, self.beta, self.sigma = alpha, beta, sigma
-        self.per_row, self.per_rank = {}, {}
+        per_row = {}
+        self.per_row, self.per_rank, self.t_max, self.thread_speedup = None, 0.0, 1, 1.0
         for r in rows:
             if int(r["ranks"]) != 1:
                 continue
             t, b = int(r["threads"]), int(r["global_batch"])
-            self.per_row[t] = (float(r["compute_ms"]) + float(r["data_ms"])) / 1e3 / b
-            self.per_rank[t] = float(r["optimizer_ms"]) / 1e3
+            per_row[t] = (float(r["compute_ms"]) + float(r["data_ms"])) / 1e3 / b
+            if t == 1:
+                self.per_row = per_row[1]
+                self.per_rank = float(r["optimizer_ms"]) / 1e3
+        if self.per_row is not None:
+            self.t_max = max(per_row)
+            self.thread_speedup = self.per_row / per_row[self.t_max]
 
-    def knows(self, threads):
-        return threads in self.per_row
+    def knows(self):
+        return self.per_row is not None
 
     def step(self, p, t, batch, cores=None):
-        """(step seconds, allreduce seconds) for p ranks x t threads."""
-        cores = cores or self.cores
-        slow = max(1.0, p * t / cores) / max(1.0, t / cores)
-        compute = self.per_row[t] * math.ceil(batch / p) * slow
-        ar = allreduce_time(p, self.msg_bytes, self.alpha, self.beta, self.sigma, cores)
-        return compute + self.per_rank[t] * slow + ar, ar
+        """(step seconds, allreduce seconds) for p ranks x t threads; cores
+        overrides the pool (extrapolation: a core per worker)."""
+        pool = cores if cores else self.cores
+        compute = self.per_row * batch / min(p * t, pool)
+        opt = self.per_rank * max(1.0, p / pool)
+        ar = allreduce_time(p, self.msg_bytes, self.alpha, self.beta, self.sigma, cores or self.cores)
+        return compute + opt + ar, ar
 
 
 def main():
@@ -160,11 +170,14 @@ def main():
             continue
         model = StepModel(rows, cores, msg, alpha, beta, sigma)
         base = next((r for r in rows if int(r["ranks"]) == 1 and int(r["threads"]) == 1), None)
-        base_s = model.step(1, 1, int(base["global_batch"]))[0] if base and model.knows(1) else None
+        base_s = model.step(1, 1, int(base["global_batch"]))[0] if base and model.knows() else None
+        if not model.knows():
+            print(f"  {mode}: no 1 rank x 1 thread run, no model")
+            continue
+        print(f"  {mode}: 1 rank x {model.t_max} threads ran {model.thread_speedup:.2f}x as fast as 1 x 1 "
+              f"per row ({cores} cores)")
         for r in rows:
             p, t, b = int(r["ranks"]), int(r["threads"]), int(r["global_batch"])
-            if not model.knows(t):
-                continue
             pred, ar = model.step(p, t, b)
             meas = float(r["step_ms"]) / 1e3
             err = (pred - meas) / meas
@@ -178,7 +191,7 @@ def main():
                                  measured_step_ms=meas * 1e3, model_step_ms=pred * 1e3, model_allreduce_ms=ar * 1e3,
                                  error=err, model_efficiency=eff, model_speedup=eff * (w if mode == "strong" else w)))
         # extrapolation: a cluster, every rank on its own t cores (no oversubscription)
-        t = max(model.per_row)
+        t = max(int(r["threads"]) for r in rows)
         ext_alpha = args.alpha if args.alpha is not None else alpha
         ext_beta = args.beta if args.beta is not None else beta
         cluster = StepModel(rows, cores, msg, ext_alpha, ext_beta, 0.0)
