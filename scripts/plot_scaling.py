@@ -34,21 +34,22 @@ def main():
 
     fig, (ax_sp, ax_eff, ax_ext) = plt.subplots(1, 3, figsize=(16, 4.8))
     max_w = max(int(r["workers"]) for r in runs)
+    markers = ["o", "s", "^", "D", "v"]
     for mode in modes:
-        rows = sorted((r for r in runs if r["mode"] == mode), key=lambda r: (int(r["workers"]), int(r["ranks"])))
-        w = [int(r["workers"]) for r in rows]
-        ax_sp.plot(w, [float(r["speedup"]) for r in rows], "o-", color=colors[mode], label=f"{mode}: measured")
-        ax_eff.plot(w, [float(r["efficiency"]) for r in rows], "o-", color=colors[mode], label=f"{mode}: measured")
-        for r in rows:  # ranks x threads beside each point
-            ax_eff.annotate(f"{r['ranks']}x{r['threads']}", (int(r["workers"]), float(r["efficiency"])),
-                            textcoords="offset points", xytext=(4, 4), fontsize=7, color=colors[mode])
-        pts = sorted((m for m in model if m["mode"] == mode and m["kind"] == "measured"),
-                     key=lambda m: (int(m["workers"]), int(m["ranks"])))
-        if pts:
+        threads = sorted({int(r["threads"]) for r in runs if r["mode"] == mode})
+        for k, t in enumerate(threads):  # one line per thread count, over the rank counts
+            rows = sorted((r for r in runs if r["mode"] == mode and int(r["threads"]) == t),
+                          key=lambda r: int(r["ranks"]))
+            w = [int(r["workers"]) for r in rows]
+            style = dict(color=colors[mode], marker=markers[k % len(markers)], linestyle="-" if k == 0 else "-.")
+            ax_sp.plot(w, [float(r["speedup"]) for r in rows], label=f"{mode}, {t} thr/rank: measured", **style)
+            ax_eff.plot(w, [float(r["efficiency"]) for r in rows], label=f"{mode}, {t} thr/rank: measured", **style)
+        pts = [m for m in model if m["mode"] == mode and m["kind"] == "measured"]
+        if pts:  # the model at the same points: crosses, not lines
             mw = [int(m["workers"]) for m in pts]
-            ax_sp.plot(mw, [float(m["model_speedup"]) for m in pts], "x--", color=colors[mode], alpha=0.7,
+            ax_sp.plot(mw, [float(m["model_speedup"]) for m in pts], "x", color=colors[mode], markersize=9,
                        label=f"{mode}: model")
-            ax_eff.plot(mw, [float(m["model_efficiency"]) for m in pts], "x--", color=colors[mode], alpha=0.7,
+            ax_eff.plot(mw, [float(m["model_efficiency"]) for m in pts], "x", color=colors[mode], markersize=9,
                         label=f"{mode}: model")
         ext = sorted((m for m in model if m["mode"] == mode and m["kind"] == "extrapolated"),
                      key=lambda m: int(m["ranks"]))
@@ -56,8 +57,10 @@ def main():
             ax_ext.plot([int(m["ranks"]) for m in ext], [float(m["model_efficiency"]) for m in ext], "s-",
                         color=colors[mode], label=f"{mode} ({ext[0]['threads']} threads/rank)")
     ax_sp.plot([1, max_w], [1, max_w], "k:", label="ideal")
+    cores = int(runs[0].get("cores") or 0)
+    if cores:
+        ax_sp.axhline(cores, color="grey", linestyle="--", linewidth=1, label=f"{cores} cores")
     ax_eff.axhline(1.0, color="k", linestyle=":", label="ideal")
-    cores = runs[0].get("cores", "?")
     ax_sp.set(xlabel="workers (ranks x threads)", ylabel="speed-up vs 1 x 1",
               title=f"speed-up (machine: {cores} cores)")
     ax_eff.set(xlabel="workers (ranks x threads)", ylabel="efficiency", title="efficiency", ylim=(0, 1.3))
