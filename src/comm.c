@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* An MPI call failing is not an input problem we can explain to the user; it
@@ -117,6 +118,54 @@ ddp_stat3 ddp_comm_stat3(const ddp_comm *comm, double local)
 void ddp_comm_gather_f64(const ddp_comm *comm, double local, double *out)
 {
     mpi_check(MPI_Gather(&local, 1, MPI_DOUBLE, out, 1, MPI_DOUBLE, 0, comm->world), "MPI_Gather");
+}
+
+int ddp_comm_gather_bytes(const ddp_comm *comm, const void *buf, size_t n_bytes, void **out, size_t *out_bytes,
+                          char *err)
+{
+    DDP_ASSERT(n_bytes <= INT_MAX);
+    int mine = (int)n_bytes, *counts = NULL, *displs = NULL;
+    char *all = NULL;
+    int rc = DDP_OK;
+    *out = NULL;
+    *out_bytes = 0;
+    if (comm->rank == 0) {
+        counts = calloc((size_t)comm->size, sizeof(int));
+        displs = calloc((size_t)comm->size, sizeof(int));
+        if (!counts || !displs) rc = DDP_EXIT_MEMORY;
+    }
+    if (rc != DDP_OK) ddp_errf(err, "cannot allocate memory to gather %s", "the ranks' data on rank 0");
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc != DDP_OK) {
+        free(counts);
+        free(displs);
+        return rc;
+    }
+    mpi_check(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, comm->world), "MPI_Gather");
+    if (comm->rank == 0) {
+        int64_t total = 0;
+        for (int r = 0; r < comm->size; r++) {
+            displs[r] = (int)total;
+            total += counts[r];
+        }
+        DDP_ASSERT(total <= INT_MAX);
+        all = malloc(total > 0 ? (size_t)total : 1);
+        if (!all) rc = DDP_EXIT_MEMORY;
+        *out_bytes = (size_t)total;
+    }
+    if (rc != DDP_OK) ddp_errf(err, "cannot allocate memory to gather %s", "the ranks' data on rank 0");
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc == DDP_OK)
+        mpi_check(MPI_Gatherv(buf, mine, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, comm->world), "MPI_Gatherv");
+    free(counts);
+    free(displs);
+    if (rc != DDP_OK) {
+        free(all);
+        *out_bytes = 0;
+        return rc;
+    }
+    *out = all;
+    return DDP_OK;
 }
 
 void ddp_comm_bcast(const ddp_comm *comm, void *buf, size_t n_bytes, int root)

@@ -78,6 +78,7 @@ enum opt_id {
     OPT_LOG_EVERY,
     OPT_PRINT_WEIGHTS,
     OPT_METRICS,
+    OPT_TRACE,
     OPT_SAVE,
     OPT_NAN_POLICY,
     OPT_MAX_SKIPS,
@@ -140,6 +141,7 @@ static const opt_spec OPTS[] = {
     {{"log-every", required_argument, NULL, OPT_LOG_EVERY}, TRAIN},
     {{"print-weights", no_argument, NULL, OPT_PRINT_WEIGHTS}, TRAIN | CMD_BIT(DDP_CMD_EVAL)},
     {{"metrics", required_argument, NULL, OPT_METRICS}, TRAIN},
+    {{"trace", required_argument, NULL, OPT_TRACE}, TRAIN},
     {{"save", required_argument, NULL, OPT_SAVE}, TRAIN},
     {{"nan-policy", required_argument, NULL, OPT_NAN_POLICY}, TRAIN},
     {{"max-skips", required_argument, NULL, OPT_MAX_SKIPS}, TRAIN},
@@ -497,6 +499,7 @@ static int apply_option(ddp_config *cfg, int id, const char *arg, char *err)
     case OPT_LOG_EVERY: rc = ddp_parse_i64(arg, 0, INT64_C(1) << 50, what, &cfg->log_every, err); break;
     case OPT_PRINT_WEIGHTS: cfg->print_weights = 1; break;
     case OPT_METRICS: cfg->metrics_path = arg; break;
+    case OPT_TRACE: cfg->trace_path = arg; break;
     case OPT_SAVE: cfg->save_path = arg; break;
     case OPT_NAN_POLICY:
         if (strcmp(arg, "abort") == 0) cfg->nan_skip = 0;

@@ -4,11 +4,14 @@
 #include <math.h>
 #include <string.h>
 
-const char *const DDP_PHASE_NAMES[DDP_PHASE_COUNT] = {"data", "compute", "allreduce", "optimizer", "eval"};
+const char *const DDP_PHASE_NAMES[DDP_PHASE_COUNT] = {"data",      "compute", "allreduce",
+                                                      "optimizer", "eval",    "checkpoint"};
 
 void ddp_timers_reset(ddp_timers *t)
 {
+    ddp_trace *keep = t->trace;
     memset(t, 0, sizeof *t);
+    t->trace = keep;
 }
 
 void ddp_log_print(FILE *out, const ddp_log_record *r)

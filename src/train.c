@@ -27,7 +27,9 @@
 #include "ddptrain/watchdog.h"
 #include "train_internal.h"
 
+#include <errno.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
@@ -39,6 +41,11 @@
 #endif
 
 /* ---------------------------------------------------------------- set-up */
+
+/* at most this many spans per rank (32 bytes each) */
+#define TRACE_MAX_SPANS (INT64_C(1) << 20)
+
+static int setup_trace(trainer *t, char *err);
 
 /* OMP_NUM_THREADS, else the CPUs Slurm gives each task, else the affinity
  * mask (cluster.c decides; this gathers the inputs). */
@@ -206,13 +213,74 @@ static int setup(trainer *t, char *err)
             rc = DDP_EXIT_IO;
         }
     }
-    return ddp_comm_agree(comm, rc, err);
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc != DDP_OK || !cfg->trace_path) return rc;
+    return setup_trace(t, err);
+}
+
+/* --trace: fail now, not after training, if the file cannot be made; room
+ * for every span of the run up to a cap (the total must fit one gather). */
+static int setup_trace(trainer *t, char *err)
+{
+    const ddp_comm *comm = t->comm;
+    int rc = DDP_OK;
+    if (comm->rank == 0) {
+        FILE *f = fopen(t->cfg->trace_path, "w");
+        if (!f) {
+            ddp_errf(err, "--trace %s: cannot create the file (%s); check the directory exists and is writable",
+                     t->cfg->trace_path, strerror(errno));
+            rc = DDP_EXIT_USAGE;
+        } else {
+            fclose(f);
+        }
+    }
+    int64_t cap = (int64_t)INT_MAX / (int64_t)sizeof(ddp_trace_event) / comm->size;
+    if (cap > TRACE_MAX_SPANS) cap = TRACE_MAX_SPANS;
+    if (rc == DDP_OK && ddp_trace_init(&t->trace, comm->rank, cap, 0.0) != 0) {
+        ddp_errf(err, "--trace: cannot allocate room for %lld spans", (long long)cap);
+        rc = DDP_EXIT_MEMORY;
+    }
+    rc = ddp_comm_agree(comm, rc, err);
+    if (rc != DDP_OK) return rc;
+    ddp_comm_barrier(comm); /* a common origin for every rank's clock */
+    t->trace.origin = ddp_now();
+    t->timers.trace = &t->trace;
+    return DDP_OK;
+}
+
+int ddp_train_write_trace(trainer *t, char *err)
+{
+    if (!t->cfg->trace_path) return DDP_OK;
+    void *all = NULL;
+    size_t bytes = 0;
+    uint64_t dropped_sum = (uint64_t)t->trace.dropped;
+    ddp_comm_sum_u64(t->comm, &dropped_sum, 1);
+    int64_t dropped = (int64_t)dropped_sum;
+    int rc = ddp_comm_gather_bytes(t->comm, t->trace.events, (size_t)t->trace.n * sizeof(ddp_trace_event), &all,
+                                   &bytes, err);
+    if (rc != DDP_OK) return rc;
+    if (t->comm->rank == 0) {
+        FILE *f = fopen(t->cfg->trace_path, "w");
+        int bad = !f || ddp_trace_write_json(f, all, (int64_t)(bytes / sizeof(ddp_trace_event)), DDP_PHASE_NAMES,
+                                             DDP_PHASE_COUNT, t->comm->size, dropped) != 0;
+        if (f && fclose(f) != 0) bad = 1;
+        if (bad) {
+            ddp_errf(err, "--trace %s: writing failed (%s)", t->cfg->trace_path, strerror(errno));
+            rc = DDP_EXIT_IO;
+        } else if (!t->cfg->quiet) {
+            printf("trace: %s (%lld spans from %d ranks%s; open it in ui.perfetto.dev)\n", t->cfg->trace_path,
+                   (long long)(bytes / sizeof(ddp_trace_event)), t->comm->size, dropped ? ", some dropped" : "");
+        }
+    }
+    free(all);
+    return ddp_comm_agree(t->comm, rc, err);
 }
 
 static void teardown(trainer *t)
 {
     if (t->lock_fd >= 0) close(t->lock_fd);
     if (t->metrics) fclose(t->metrics);
+    ddp_trace_free(&t->trace);
     free(t->idx);
     free(t->scratch);
     free(t->prev_params);
@@ -391,6 +459,7 @@ static int train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, step_r
     memset(res, 0, sizeof *res);
 
     ddp_watchdog_progress(step + 1, "data");
+    t->timers.step = step + 1;
     ddp_timer_start(&t->timers, ddp_now());
     int64_t n_local = ddp_sampler_local_batch(&t->sampler, k, t->idx);
     ddp_timer_stop(&t->timers, DDP_PHASE_DATA, ddp_now());
@@ -611,7 +680,7 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
                 if (t.has_val) {
                     double t_eval = ddp_now();
                     sval = ddp_evaluate(comm, cfg->task, &t.model, &t.val, t.n_threads);
-                    t.timers.total[DDP_PHASE_EVAL] += ddp_now() - t_eval;
+                    ddp_timer_add(&t.timers, DDP_PHASE_EVAL, t_eval, ddp_now());
                 }
                 emit_log(&t, "step", step, epoch, &log_w, ddp_lr_at(&t.lr, step - 1), t.has_val ? &sval : NULL);
                 window_reset(&log_w, &t.timers);
@@ -637,7 +706,7 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         double t_eval = ddp_now();
         ddp_eval_result val = {NAN, NAN, NAN};
         if (t.has_val) val = ddp_evaluate(comm, cfg->task, &t.model, &t.val, t.n_threads);
-        t.timers.total[DDP_PHASE_EVAL] += ddp_now() - t_eval;
+        ddp_timer_add(&t.timers, DDP_PHASE_EVAL, t_eval, ddp_now());
         emit_log(&t, "epoch", step, epoch, &epoch_w, ddp_lr_at(&t.lr, step > 0 ? step - 1 : 0),
                  t.has_val ? &val : NULL);
         double watched = t.has_val ? val.loss : (epoch_w.rows > 0 ? epoch_w.loss_sum / epoch_w.rows : NAN);
@@ -693,10 +762,14 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
                               bad_epochs, cfg->optim.lr, cfg->epochs};
         ddp_ckpt_meta meta = {&ts, &t.opt, cfg->standardize ? t.std_mean : NULL, cfg->standardize ? t.std_scale : NULL,
                               t.command_line};
+        double t_save = ddp_now();
         rc = ddp_ckpt_save(comm, cfg->save_path, &t.model, &meta, err);
+        ddp_timer_add(&t.timers, DDP_PHASE_CHECKPOINT, t_save, ddp_now());
         if (rc == DDP_OK && comm->rank == 0 && !cfg->quiet) printf("saved: %s\n", cfg->save_path);
         if (rc != DDP_OK) goto done;
     }
+    rc = ddp_train_write_trace(&t, err);
+    if (rc != DDP_OK) goto done;
     if (stopped) {
         int sig = ddp_stopsig_pending();
         if (cfg->checkpoint)

@@ -44,6 +44,7 @@ typedef struct trainer {
     int lock_fd;         /* rank 0: the checkpoint series lock, or -1 */
     double last_loss, last_val_loss, last_val_metric;
     ddp_timers timers;
+    ddp_trace trace; /* --trace: this rank's spans */
     FILE *metrics;
     char command_line[2048];
 } trainer;
@@ -55,6 +56,9 @@ int ddp_train_check_model(const trainer *t, const ddp_ckpt_header *hdr, const ch
 int ddp_train_find_resume(trainer *t, char *path, size_t path_bytes, char *err);
 int ddp_train_resume_weights(trainer *t, const char *path, char *err);
 int ddp_train_resume_state(trainer *t, const char *path, char *err);
+/* train.c: --trace FILE, gathered and written by rank 0 at the end. */
+int ddp_train_write_trace(trainer *t, char *err);
+
 int ddp_train_save_checkpoint(trainer *t, int64_t step, int64_t next_epoch, int64_t next_batch, double best,
                               int64_t bad_epochs, int periodic, int *wrote, char *err);
 

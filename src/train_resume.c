@@ -126,7 +126,9 @@ int ddp_train_save_checkpoint(trainer *t, int64_t step, int64_t next_epoch, int6
     ddp_ckpt_meta meta = {&ts, &t->opt, cfg->standardize ? t->std_mean : NULL, cfg->standardize ? t->std_scale : NULL,
                           t->command_line};
     ddp_watchdog_progress(step, "checkpoint");
+    double t0 = ddp_now();
     int rc = ddp_ckpt_save(t->comm, path, &t->model, &meta, err);
+    ddp_timer_add(&t->timers, DDP_PHASE_CHECKPOINT, t0, ddp_now());
     if (rc == DDP_OK) {
         if (t->comm->rank == 0) ddp_ckpt_rotate(cfg->checkpoint, cfg->keep);
         if (t->comm->rank == 0 && !cfg->quiet && !periodic) printf("checkpoint: %s\n", path);

@@ -113,6 +113,7 @@ void ddp_config_usage(ddp_command cmd, FILE *out)
               "                            under mpirun ranks cannot tell, so plain lines) | on | off\n"
               "      --print-weights       print parameter values at each log line\n"
               "      --metrics FILE        one JSON object per log line (JSONL)\n"
+              "      --trace FILE          per-rank phase timeline, Chrome trace JSON (Perfetto)\n"
               "      --save FILE           final weights (checkpoint layout, readable with h5py)\n"
               "      --check-every N       cross-rank parameter checksum period in steps (default 100)\n"
               "checkpoints\n"

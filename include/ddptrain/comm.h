@@ -46,6 +46,13 @@ ddp_stat3 ddp_comm_stat3(const ddp_comm *comm, double local);
  * rank 0; ignored elsewhere). */
 void ddp_comm_gather_f64(const ddp_comm *comm, double local, double *out);
 
+/* Gather a variable number of bytes from every rank onto rank 0: *out (rank
+ * 0 only; malloc'ed, the caller frees) holds the ranks' bytes in rank order,
+ * *out_bytes their total. The total must fit in an int. Returns DDP_OK, or
+ * DDP_EXIT_MEMORY agreed on every rank. */
+int ddp_comm_gather_bytes(const ddp_comm *comm, const void *buf, size_t n_bytes, void **out, size_t *out_bytes,
+                          char *err);
+
 void ddp_comm_bcast(const ddp_comm *comm, void *buf, size_t n_bytes, int root);
 void ddp_comm_barrier(const ddp_comm *comm);
 

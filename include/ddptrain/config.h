@@ -99,6 +99,7 @@ typedef struct ddp_config {
     int64_t log_every;        /* --log-every N steps (0 = per epoch only) */
     int print_weights;        /* --print-weights */
     const char *metrics_path; /* --metrics FILE.jsonl */
+    const char *trace_path;   /* --trace FILE.json (Chrome trace events) */
     const char *save_path;    /* --save FILE */
     int nan_skip;             /* --nan-policy skip (default abort) */
     int64_t max_skips;        /* --max-skips K consecutive skipped steps before stopping */

@@ -5,6 +5,8 @@
 #ifndef DDPTRAIN_METRICS_H
 #define DDPTRAIN_METRICS_H
 
+#include "ddptrain/trace.h"
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -14,6 +16,7 @@ typedef enum ddp_phase {
     DDP_PHASE_ALLREDUCE, /* the one allreduce of the step               */
     DDP_PHASE_OPTIM,     /* optimizer update + finite checks            */
     DDP_PHASE_EVAL,      /* validation passes                           */
+    DDP_PHASE_CHECKPOINT, /* writing a checkpoint (and agreeing on it)  */
     DDP_PHASE_COUNT
 } ddp_phase;
 
@@ -22,14 +25,23 @@ extern const char *const DDP_PHASE_NAMES[DDP_PHASE_COUNT];
 typedef struct ddp_timers {
     double total[DDP_PHASE_COUNT]; /* seconds accumulated */
     double started;                /* ddp_now() when the current phase began */
+    ddp_trace *trace;              /* --trace: every span is also recorded here */
+    int64_t step;                  /* the step the spans belong to (1-based) */
 } ddp_timers;
 
+/* Zero the totals; the trace pointer is kept. */
 void ddp_timers_reset(ddp_timers *t);
 static inline void ddp_timer_start(ddp_timers *t, double now) { t->started = now; }
+/* Adds [begin, end) to phase p (and to the trace). */
+static inline void ddp_timer_add(ddp_timers *t, ddp_phase p, double begin, double end)
+{
+    t->total[p] += end - begin;
+    if (t->trace) ddp_trace_span(t->trace, (int)p, t->step, begin, end);
+}
 /* Adds now - started to phase p and restarts the clock at now. */
 static inline void ddp_timer_stop(ddp_timers *t, ddp_phase p, double now)
 {
-    t->total[p] += now - t->started;
+    ddp_timer_add(t, p, t->started, now);
     t->started = now;
 }
 
