@@ -80,14 +80,17 @@ int ddp_cluster_default_threads(const ddp_cluster *c, int omp_threads, int affin
 const char *ddp_cluster_thread_source_name(ddp_thread_source source)
 {
     switch (source) {
-    case DDP_THREADS_OMP: return "OMP_NUM_THREADS";
-    case DDP_THREADS_SLURM: return "SLURM_CPUS_PER_TASK";
-    default: return "affinity mask";
+    case DDP_THREADS_OMP:
+        return "OMP_NUM_THREADS";
+    case DDP_THREADS_SLURM:
+        return "SLURM_CPUS_PER_TASK";
+    default:
+        return "affinity mask";
     }
 }
 
-int ddp_cluster_check_fit(const ddp_cluster *c, int threads_per_rank, int ranks_on_node, int node_cores,
-                          char *msg, size_t msg_bytes)
+int ddp_cluster_check_fit(const ddp_cluster *c, int threads_per_rank, int ranks_on_node,
+                          int node_cores, char *msg, size_t msg_bytes)
 {
     if (threads_per_rank < 1 || ranks_on_node < 1 || node_cores < 1) return 0;
     long long want = (long long)threads_per_rank * ranks_on_node;
@@ -95,16 +98,18 @@ int ddp_cluster_check_fit(const ddp_cluster *c, int threads_per_rank, int ranks_
     int fit = node_cores / ranks_on_node;
     char fix[256];
     if (fit >= 1 && c && c->slurm)
-        snprintf(fix, sizeof fix, "use sbatch --cpus-per-task=%d (or OMP_NUM_THREADS=%d / --threads %d)", fit, fit,
+        snprintf(fix, sizeof fix,
+                 "use sbatch --cpus-per-task=%d (or OMP_NUM_THREADS=%d / --threads %d)", fit, fit,
                  fit);
     else if (fit >= 1)
         snprintf(fix, sizeof fix, "set OMP_NUM_THREADS=%d (or --threads %d)", fit, fit);
     else
         snprintf(fix, sizeof fix, "run at most %d ranks per node with 1 thread each", node_cores);
-    snprintf(msg, msg_bytes,
-             "%d threads x %d ranks on this node = %lld > %d cores; ranks compete for cores and run "
-             "slower: %s",
-             threads_per_rank, ranks_on_node, want, node_cores, fix);
+    snprintf(
+        msg, msg_bytes,
+        "%d threads x %d ranks on this node = %lld > %d cores; ranks compete for cores and run "
+        "slower: %s",
+        threads_per_rank, ranks_on_node, want, node_cores, fix);
     return 1;
 }
 
@@ -120,9 +125,11 @@ void ddp_cluster_describe(const ddp_cluster *c, char *out, size_t out_bytes)
     if (c->cpus_per_task > 0) snprintf(cpt, sizeof cpt, "%d CPUs/task", c->cpus_per_task);
     char restarts[48] = "";
     if (c->restart_count > 0)
-        snprintf(restarts, sizeof restarts, ", requeued %d time%s", c->restart_count, c->restart_count == 1 ? "" : "s");
-    snprintf(out, out_bytes, "slurm job %s%s, %d node%s, %d tasks, %s%s, %s", c->job_id, name, c->n_nodes,
-             c->n_nodes == 1 ? "" : "s", c->n_tasks, cpt, restarts, c->srun_step ? "srun" : "mpirun in allocation");
+        snprintf(restarts, sizeof restarts, ", requeued %d time%s", c->restart_count,
+                 c->restart_count == 1 ? "" : "s");
+    snprintf(out, out_bytes, "slurm job %s%s, %d node%s, %d tasks, %s%s, %s", c->job_id, name,
+             c->n_nodes, c->n_nodes == 1 ? "" : "s", c->n_tasks, cpt, restarts,
+             c->srun_step ? "srun" : "mpirun in allocation");
 }
 
 void ddp_cluster_json_fields(const ddp_cluster *c, char *out, size_t out_bytes)
@@ -132,7 +139,8 @@ void ddp_cluster_json_fields(const ddp_cluster *c, char *out, size_t out_bytes)
         return;
     }
     snprintf(out, out_bytes,
-             "\"scheduler\":\"slurm\",\"slurm_job_id\":\"%s\",\"slurm_job_name\":\"%s\",\"slurm_nodes\":%d,"
+             "\"scheduler\":\"slurm\",\"slurm_job_id\":\"%s\",\"slurm_job_name\":\"%s\",\"slurm_"
+             "nodes\":%d,"
              "\"slurm_tasks\":%d,\"slurm_cpus_per_task\":%d,\"slurm_restart_count\":%d",
              c->job_id, c->job_name, c->n_nodes, c->n_tasks, c->cpus_per_task, c->restart_count);
 }

@@ -18,14 +18,14 @@ typedef const char *(*ddp_env_lookup)(const char *name, void *ctx);
 const char *ddp_cluster_getenv(const char *name, void *ctx);
 
 typedef struct ddp_cluster {
-    int slurm;            /* 1 inside a Slurm job (SLURM_JOB_ID is a number) */
-    char job_id[32];      /* SLURM_JOB_ID; "" outside Slurm */
-    char job_name[64];    /* SLURM_JOB_NAME, truncated; "" if unset */
-    int n_nodes;          /* SLURM_JOB_NUM_NODES (or SLURM_NNODES); 0 if unknown */
-    int n_tasks;          /* SLURM_NTASKS (or SLURM_NPROCS); 0 if unknown */
-    int cpus_per_task;    /* SLURM_CPUS_PER_TASK; 0 when --cpus-per-task was not given */
-    int restart_count;    /* SLURM_RESTART_COUNT: times the job was requeued; 0 */
-    int srun_step;        /* 1 when this process is a task of an srun step (SLURM_STEP_ID) */
+    int slurm;         /* 1 inside a Slurm job (SLURM_JOB_ID is a number) */
+    char job_id[32];   /* SLURM_JOB_ID; "" outside Slurm */
+    char job_name[64]; /* SLURM_JOB_NAME, truncated; "" if unset */
+    int n_nodes;       /* SLURM_JOB_NUM_NODES (or SLURM_NNODES); 0 if unknown */
+    int n_tasks;       /* SLURM_NTASKS (or SLURM_NPROCS); 0 if unknown */
+    int cpus_per_task; /* SLURM_CPUS_PER_TASK; 0 when --cpus-per-task was not given */
+    int restart_count; /* SLURM_RESTART_COUNT: times the job was requeued; 0 */
+    int srun_step;     /* 1 when this process is a task of an srun step (SLURM_STEP_ID) */
 } ddp_cluster;
 
 /* Fills *out from the environment. Malformed numbers count as unknown (0):
@@ -34,9 +34,9 @@ void ddp_cluster_detect(ddp_env_lookup env, void *ctx, ddp_cluster *out);
 
 /* Where the default thread count came from. */
 typedef enum ddp_thread_source {
-    DDP_THREADS_OMP = 0,      /* OMP_NUM_THREADS */
-    DDP_THREADS_SLURM,        /* SLURM_CPUS_PER_TASK */
-    DDP_THREADS_AFFINITY,     /* the cores in this rank's affinity mask */
+    DDP_THREADS_OMP = 0,  /* OMP_NUM_THREADS */
+    DDP_THREADS_SLURM,    /* SLURM_CPUS_PER_TASK */
+    DDP_THREADS_AFFINITY, /* the cores in this rank's affinity mask */
 } ddp_thread_source;
 
 /* The default OpenMP threads per rank: OMP_NUM_THREADS when set (omp_threads
@@ -48,8 +48,8 @@ const char *ddp_cluster_thread_source_name(ddp_thread_source source);
 
 /* Returns 1 and writes a one-line warning without prefix (the numbers and the fix)
  * when threads_per_rank x ranks_on_node exceeds node_cores; 0 otherwise. */
-int ddp_cluster_check_fit(const ddp_cluster *c, int threads_per_rank, int ranks_on_node, int node_cores,
-                          char *msg, size_t msg_bytes);
+int ddp_cluster_check_fit(const ddp_cluster *c, int threads_per_rank, int ranks_on_node,
+                          int node_cores, char *msg, size_t msg_bytes);
 
 /* One line for the start-up table, e.g.
  * "job 42 (train), 1 node, 4 tasks, 2 CPUs/task, requeued 1 time, srun". */

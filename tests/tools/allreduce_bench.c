@@ -47,7 +47,8 @@ int main(int argc, char **argv)
     long max_bytes = argc > 1 ? strtol(argv[1], NULL, 10) : 4L << 20;
     int reps = argc > 2 ? atoi(argv[2]) : 50;
     if (max_bytes < 8 || max_bytes > (1L << 30) || reps < 1 || reps > 100000) {
-        if (rank == 0) fprintf(stderr, "usage: allreduce_bench [MAX_BYTES 8..1G] [REPS 1..100000]\n");
+        if (rank == 0)
+            fprintf(stderr, "usage: allreduce_bench [MAX_BYTES 8..1G] [REPS 1..100000]\n");
         MPI_Finalize();
         return 2;
     }

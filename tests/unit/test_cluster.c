@@ -47,9 +47,9 @@ static void test_not_slurm(void **state)
 static void test_batch_job(void **state)
 {
     (void)state;
-    const char *env[] = {"SLURM_JOB_ID=4242",         "SLURM_JOB_NAME=ddp \"x\"",     "SLURM_JOB_NUM_NODES=2",
-                         "SLURM_NTASKS=8",            "SLURM_CPUS_PER_TASK=3",        "SLURM_RESTART_COUNT=1",
-                         "SLURM_STEP_ID=0",           "SLURM_TASKS_PER_NODE=4(x2)",   NULL};
+    const char *env[] = {"SLURM_JOB_ID=4242", "SLURM_JOB_NAME=ddp \"x\"",   "SLURM_JOB_NUM_NODES=2",
+                         "SLURM_NTASKS=8",    "SLURM_CPUS_PER_TASK=3",      "SLURM_RESTART_COUNT=1",
+                         "SLURM_STEP_ID=0",   "SLURM_TASKS_PER_NODE=4(x2)", NULL};
     ddp_cluster c = detect(env);
     assert_int_equal(c.slurm, 1);
     assert_string_equal(c.job_id, "4242");
@@ -61,7 +61,8 @@ static void test_batch_job(void **state)
     assert_int_equal(c.srun_step, 1);
     char buf[512];
     ddp_cluster_describe(&c, buf, sizeof buf);
-    assert_string_equal(buf, "slurm job 4242 (ddp ?x?), 2 nodes, 8 tasks, 3 CPUs/task, requeued 1 time, srun");
+    assert_string_equal(
+        buf, "slurm job 4242 (ddp ?x?), 2 nodes, 8 tasks, 3 CPUs/task, requeued 1 time, srun");
     ddp_cluster_json_fields(&c, buf, sizeof buf);
     assert_non_null(strstr(buf, "\"slurm_job_id\":\"4242\""));
     assert_non_null(strstr(buf, "\"slurm_nodes\":2,\"slurm_tasks\":8,\"slurm_cpus_per_task\":3"));
@@ -78,8 +79,9 @@ static void test_fallback_names_and_malformed(void **state)
     assert_int_equal(c.n_nodes, 3);
     assert_int_equal(c.n_tasks, 12);
     assert_int_equal(c.srun_step, 0);
-    const char *bad[] = {"SLURM_JOB_ID=12", "SLURM_JOB_NUM_NODES=2x", "SLURM_NTASKS=-4", "SLURM_CPUS_PER_TASK=",
-                         "SLURM_RESTART_COUNT=99999999999", NULL};
+    const char *bad[] = {
+        "SLURM_JOB_ID=12",      "SLURM_JOB_NUM_NODES=2x",          "SLURM_NTASKS=-4",
+        "SLURM_CPUS_PER_TASK=", "SLURM_RESTART_COUNT=99999999999", NULL};
     c = detect(bad);
     assert_int_equal(c.slurm, 1);
     assert_int_equal(c.n_nodes, 0);
