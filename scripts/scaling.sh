@@ -15,6 +15,8 @@
 #     --out DIR                 results (default scaling-<date>)
 #     --launcher auto|mpirun|srun   (auto: srun inside a Slurm allocation, else mpirun)
 #     --no-plot                 skip the PNG (no matplotlib needed)
+#     --max-error F             exit 1 when the model misses a measured multi-rank
+#                               point by more than the fraction F (e.g. 0.25)
 #
 # Writes DIR/scaling.csv (one row per run: mode, ranks, threads, workers,
 # global batch, rows/s, time per step split by phase, speed-up, efficiency),
@@ -35,7 +37,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 set +e
 
 MODE=both RANKS="1 2 4 8" THREADS="1 2" ROWS=65536 FEATURES=256 CLASSES=10 BATCH=8192 BPW=512 STEPS=30
-REPEAT=3 OUT="scaling-$(date +%Y%m%d-%H%M%S)" LAUNCHER=auto PLOT=1
+REPEAT=3 OUT="scaling-$(date +%Y%m%d-%H%M%S)" LAUNCHER=auto PLOT=1 MAX_ERROR=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --mode) MODE="$2"; shift 2 ;;
@@ -51,7 +53,8 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift 2 ;;
     --launcher) LAUNCHER="$2"; shift 2 ;;
     --no-plot) PLOT=0; shift ;;
-    -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
+    --max-error) MAX_ERROR=(--max-error "$2"); shift 2 ;;
+    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "scaling.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -170,7 +173,7 @@ done
 echo "scaling.sh: wrote $AR"
 
 "$PY" "$(dirname "$0")/scaling_model.py" --scaling "$CSV" --allreduce "$AR" --features "$FEATURES" \
-    --classes "$CLASSES" --cores "$CORES" | tee "$OUT/model.txt"
+    --classes "$CLASSES" --cores "$CORES" "${MAX_ERROR[@]}" | tee "$OUT/model.txt"
 model_rc=${PIPESTATUS[0]}
 if [ "$PLOT" = 1 ]; then
     "$PY" "$(dirname "$0")/plot_scaling.py" --scaling "$CSV" --model "$OUT/model.csv" --out "$OUT/scaling.png" &&
