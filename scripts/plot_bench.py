@@ -6,7 +6,8 @@
 One panel per training benchmark (b1, b2, b3): rows/s of ddptrain (1 rank x 2
 threads, 2 ranks x 1 thread), PyTorch (1 process) and PyTorch DDP as bars, the
 machine's limits (read bandwidth and FMA peak, in rows/s for that model) as
-dashed lines, each bar labelled with its rows/s, its % of the lower limit and
+dashed lines (and the shuffled-row read reference as a dash-dot line),
+each bar labelled with its rows/s, its % of the lower limit and
 its ratio to the best PyTorch bar. The y axis is logarithmic (ddptrain,
 PyTorch and the limits span two orders of magnitude) unless --linear.
 With an io section, one more panel: GB/s of each reader, dd as the line.
@@ -50,7 +51,7 @@ def short(config):
 
 def train_panel(ax, name, rows, log):
     bars = [r for r in rows if r["kind"] in COLOURS and num(r["rows_per_s"])]
-    limits = [r for r in rows if r["kind"].startswith("limit_") and num(r["rows_per_s"])]
+    limits = [r for r in rows if r["kind"].startswith(("limit_", "ref_")) and num(r["rows_per_s"])]
     xs = range(len(bars))
     vals = [num(r["rows_per_s"]) for r in bars]
     ax.bar(xs, vals, color=[COLOURS[r["kind"]] for r in bars])
@@ -61,7 +62,8 @@ def train_panel(ax, name, rows, log):
         if num(r["x_torch"]) is not None and r["kind"] == "ddptrain":
             label += f"\n{num(r['x_torch']):.1f}x PT"
         ax.annotate(label, (x, v), ha="center", va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
-    styles = {"limit_bandwidth": ("k", "--", "read bandwidth"), "limit_flops": ("g", ":", "FMA peak")}
+    styles = {"limit_bandwidth": ("k", "--", "read bandwidth"), "limit_flops": ("g", ":", "FMA peak"),
+              "ref_shuffled": ("grey", "-.", "shuffled-row read (ref)")}
     for r in limits:
         colour, ls, what = styles.get(r["kind"], ("grey", "-.", r["kind"]))
         v = num(r["rows_per_s"])

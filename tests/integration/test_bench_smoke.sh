@@ -60,7 +60,8 @@ for b in B1 B2 B3; do
         check "$b: '$cfg' row with positive rows/s ($rps) and GB/s ($gbs)" eval 'num_pos "$rps" && num_pos "$gbs"'
         check "$b: '$cfg' in the phase split" test "$(grep -cF "$cfg" <<<"$section")" -eq 2
     done
-    check "$b: both limit rows" test "$(grep -c '^limit: ' <<<"$section")" -eq 2
+    check "$b: both limit rows and the shuffled-row reference" \
+        eval 'test "$(grep -c "^limit: " <<<"$section")" -eq 2 && grep -q "^ref: shuffled-row read" <<<"$section"'
     check "$b: time split header" grep -q '^time split.*data.*compute.*allreduce.*optimizer.*checkpoint.*eval.*other' <<<"$section"
     check "$b: target lines" grep -q '^targets: >= ' <<<"$section"
     if [ "$b" = B1 ] && [ "$have_torch" = 1 ]; then
@@ -79,10 +80,12 @@ check "CSV header" test "$(head -1 "$CSV" 2>/dev/null)" = "$HEADER"
 count() { awk -F, -v b="$1" -v k="$2" 'NR > 1 && $1 == b && $2 == k' "$CSV" | wc -l; }
 check "CSV: 2 machine bandwidth + 2 FMA rows" test "$(count machine limit_bandwidth)$(count machine limit_flops)" = 22
 for b in b1 b2 b3; do
-    got="$(count $b ddptrain) $(count $b limit_bandwidth) $(count $b limit_flops) $(count $b torch) $(count $b torch_ddp)"
-    want="2 1 1 0 0"
-    [ "$b" = b1 ] && [ "$have_torch" = 1 ] && want="2 1 1 1 1"
-    check "CSV $b: ddptrain/limit_bandwidth/limit_flops/torch/torch_ddp rows = $want (got $got)" test "$got" = "$want"
+    got="$(count $b ddptrain) $(count $b limit_bandwidth) $(count $b limit_flops) $(count $b ref_shuffled)"
+    got+=" $(count $b torch) $(count $b torch_ddp)"
+    want="2 1 1 1 0 0"
+    [ "$b" = b1 ] && [ "$have_torch" = 1 ] && want="2 1 1 1 1 1"
+    check "CSV $b: ddptrain/limit_bandwidth/limit_flops/ref_shuffled/torch/torch_ddp rows = $want (got $got)" \
+        test "$got" = "$want"
 done
 check "CSV io: 6 readers (got $(count io io))" test "$(count io io)" -eq 6
 # every throughput row: positive rows/s and GB/s = rows/s x features x 4 / 1e9 (1%)
