@@ -120,6 +120,26 @@ void ddp_comm_gather_f64(const ddp_comm *comm, double local, double *out)
     mpi_check(MPI_Gather(&local, 1, MPI_DOUBLE, out, 1, MPI_DOUBLE, 0, comm->world), "MPI_Gather");
 }
 
+void ddp_comm_isum_f64(const ddp_comm *comm, double *buf, size_t n_elems, ddp_comm_request *req)
+{
+    DDP_ASSERT(n_elems <= INT_MAX);
+    mpi_check(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n_elems, MPI_DOUBLE, MPI_SUM, comm->world, &req->req),
+              "MPI_Iallreduce");
+}
+
+void ddp_comm_wait(ddp_comm_request *req)
+{
+    mpi_check(MPI_Wait(&req->req, MPI_STATUS_IGNORE), "MPI_Wait");
+}
+
+void ddp_comm_progress(ddp_comm_request *reqs, int n_reqs)
+{
+    for (int i = 0; i < n_reqs; i++) {
+        int done = 0;
+        mpi_check(MPI_Test(&reqs[i].req, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    }
+}
+
 int ddp_comm_gather_bytes(const ddp_comm *comm, const void *buf, size_t n_bytes, void **out, size_t *out_bytes,
                           char *err)
 {

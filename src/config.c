@@ -90,6 +90,7 @@ enum opt_id {
     OPT_KEEP,
     OPT_RESUME,
     OPT_STEP_TIMEOUT,
+    OPT_BUCKET_MB,
     OPT_MEMORY_LIMIT,
 };
 
@@ -151,6 +152,7 @@ static const opt_spec OPTS[] = {
     {{"keep", required_argument, NULL, OPT_KEEP}, TRAIN},
     {{"resume", no_argument, NULL, OPT_RESUME}, TRAIN},
     {{"step-timeout", required_argument, NULL, OPT_STEP_TIMEOUT}, TRAIN},
+    {{"bucket-mb", required_argument, NULL, OPT_BUCKET_MB}, TRAIN},
     {{"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT}, CMD_BIT(DDP_CMD_LOAD) | RUNS},
     {{"checkpoint", required_argument, NULL, OPT_CHECKPOINT}, RUNS},
     {{"checksum", no_argument, NULL, OPT_CHECKSUM}, CMD_BIT(DDP_CMD_LOAD) | CMD_BIT(DDP_CMD_INFO)},
@@ -296,6 +298,7 @@ static void set_defaults(ddp_config *cfg)
     cfg->progress = -1;
     cfg->keep = 2;
     cfg->step_timeout = DDP_DEFAULT_STEP_TIMEOUT;
+    cfg->bucket_mb = 25.0; /* PyTorch DDP's bucket_cap_mb */
 }
 
 /* After parsing: fill the optimizer defaults the user did not override,
@@ -557,6 +560,7 @@ static int apply_option(ddp_config *cfg, int id, const char *arg, char *err)
         break;
     }
     case OPT_STEP_TIMEOUT: rc = ddp_parse_i64(arg, 0, 86400 * 7, what, &cfg->step_timeout, err); break;
+    case OPT_BUCKET_MB: rc = ddp_parse_f64(arg, 1e-6, 1e6, what, &cfg->bucket_mb, err); break;
     case OPT_PROGRESS:
         if (strcmp(arg, "auto") == 0) cfg->progress = -1;
         else if (strcmp(arg, "on") == 0) cfg->progress = 1;

@@ -321,8 +321,8 @@ static void rmsprop_update(float *p, const float *g, float *sq, float *ga, float
     }
 }
 
-void ddp_optim_step(ddp_optim *opt, float *params, const float *grad, double lr,
-                    const ddp_range *ranges, int n_ranges)
+void ddp_optim_apply(const ddp_optim *opt, float *params, const float *grad, double lr, const ddp_range *ranges,
+                     int n_ranges)
 {
     const ddp_optim_config *c = &opt->cfg;
     int64_t step = opt->step + 1; /* PyTorch increments before use */
@@ -348,8 +348,19 @@ void ddp_optim_step(ddp_optim *opt, float *params, const float *grad, double lr,
             break;
         }
     }
-    if (opt->momentum_buffer && c->kind == DDP_OPT_SGD) opt->has_momentum = 1;
-    opt->step = step;
+}
+
+void ddp_optim_finish(ddp_optim *opt)
+{
+    if (opt->momentum_buffer && opt->cfg.kind == DDP_OPT_SGD) opt->has_momentum = 1;
+    opt->step++;
+}
+
+void ddp_optim_step(ddp_optim *opt, float *params, const float *grad, double lr, const ddp_range *ranges,
+                    int n_ranges)
+{
+    ddp_optim_apply(opt, params, grad, lr, ranges, n_ranges);
+    ddp_optim_finish(opt);
 }
 
 /* ---------------------------------------------------------------- schedules */

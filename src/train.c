@@ -196,11 +196,13 @@ static int setup(trainer *t, char *err)
     int64_t P = t->model.n_params;
     t->grad_sum = calloc((size_t)P, sizeof(double));
     t->reduce_buf = calloc((size_t)(t->n_active + RED_EXTRA), sizeof(double));
+    t->n_buckets = ddp_train_bucket_count(t->n_active, cfg->bucket_mb, &t->bucket_elems);
+    t->requests = calloc((size_t)t->n_buckets, sizeof(ddp_comm_request));
     t->grad_mean = calloc((size_t)P, sizeof(float));
     t->prev_params = calloc((size_t)P, sizeof(float));
     t->scratch = calloc((size_t)ddp_kernel_scratch_elems(P, (int)t->model.n_out, t->n_threads), sizeof(double));
     t->idx = malloc((size_t)(ddp_sampler_max_local_rows(&t->sampler) + 1) * sizeof(int64_t));
-    rc = (t->grad_sum && t->reduce_buf && t->grad_mean && t->prev_params && t->scratch && t->idx) ? DDP_OK
+    rc = (t->grad_sum && t->reduce_buf && t->requests && t->grad_mean && t->prev_params && t->scratch && t->idx) ? DDP_OK
                                                                                                   : DDP_EXIT_MEMORY;
     if (rc != DDP_OK) ddp_errf(err, "cannot allocate the training buffers (%lld parameters)", (long long)P);
     rc = ddp_comm_agree(comm, rc, err);
@@ -286,6 +288,7 @@ static void teardown(trainer *t)
     free(t->prev_params);
     free(t->grad_mean);
     free(t->reduce_buf);
+    free(t->requests);
     free(t->grad_sum);
     free(t->std_scale);
     free(t->std_mean);
@@ -428,126 +431,6 @@ static int check_identical(const trainer *t, int64_t step, char *err)
     return DDP_OK;
 }
 
-/* Name of the tensor holding parameter element i, and the index inside it. */
-static const char *tensor_of(const ddp_model *m, int64_t i, int64_t *inner)
-{
-    for (int k = 0; k < m->n_tensors; k++)
-        if (i >= m->tensors[k].offset && i < m->tensors[k].offset + m->tensors[k].n_elems) {
-            *inner = i - m->tensors[k].offset;
-            return m->tensors[k].name;
-        }
-    *inner = i;
-    return "?";
-}
-
-/* ---------------------------------------------------------------- a step */
-
-typedef struct step_result {
-    double loss;      /* mean over the global batch */
-    double grad_norm; /* ||mean gradient|| over trainable parameters */
-    double update_norm;
-    int64_t rows;     /* global batch rows */
-    int skipped;      /* non-finite loss/gradient and --nan-policy skip */
-    int stop;         /* some rank received a stop signal: finish here */
-} step_result;
-
-static int train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, step_result *res, char *err)
-{
-    const ddp_config *cfg = t->cfg;
-    ddp_model *m = &t->model;
-    int64_t F = m->n_features, n_out = m->n_out;
-    memset(res, 0, sizeof *res);
-
-    ddp_watchdog_progress(step + 1, "data");
-    t->timers.step = step + 1;
-    ddp_timer_start(&t->timers, ddp_now());
-    int64_t n_local = ddp_sampler_local_batch(&t->sampler, k, t->idx);
-    ddp_timer_stop(&t->timers, DDP_PHASE_DATA, ddp_now());
-
-    ddp_batch b = {t->train.x, t->train.y, t->idx, n_local, F};
-    double loss_sum = 0;
-    ddp_kernel_grad(cfg->task, &b, n_out, m->params, m->params + n_out * F, t->grad_sum, &loss_sum, t->scratch,
-                    t->n_threads);
-    ddp_timer_stop(&t->timers, DDP_PHASE_COMPUTE, ddp_now());
-
-    /* pack trainable gradients + loss + count + flag: ONE allreduce */
-    double *red = t->reduce_buf;
-    int64_t pos = 0;
-    for (int r = 0; r < t->n_ranges; r++) {
-        memcpy(red + pos, t->grad_sum + t->ranges[r].offset, (size_t)t->ranges[r].n_elems * sizeof(double));
-        pos += t->ranges[r].n_elems;
-    }
-    red[pos + RED_LOSS] = loss_sum;
-    red[pos + RED_COUNT] = (double)n_local;
-    red[pos + RED_NONFINITE] = isfinite(loss_sum) ? 0.0 : 1.0;
-    red[pos + RED_STOP] = ddp_stopsig_pending() ? 1.0 : 0.0;
-    ddp_watchdog_progress(step + 1, "allreduce");
-    ddp_comm_sum_f64(t->comm, red, (size_t)(t->n_active + RED_EXTRA));
-    ddp_watchdog_progress(step + 1, "optimizer");
-    ddp_timer_stop(&t->timers, DDP_PHASE_ALLREDUCE, ddp_now());
-
-    double count = red[pos + RED_COUNT];
-    res->stop = red[pos + RED_STOP] > 0;
-    res->rows = (int64_t)count;
-    DDP_ASSERT(count == (double)ddp_sampler_global_batch_rows(&t->sampler, k));
-    res->loss = red[pos + RED_LOSS] / count;
-    /* mean gradient, and the first non-finite element if any (same on all ranks) */
-    int64_t bad = -1;
-    double gn = 0;
-    pos = 0;
-    for (int r = 0; r < t->n_ranges; r++)
-        for (int64_t i = 0; i < t->ranges[r].n_elems; i++, pos++) {
-            float g = (float)(red[pos] / count);
-            t->grad_mean[t->ranges[r].offset + i] = g;
-            if (!isfinite(g) && bad < 0) bad = t->ranges[r].offset + i;
-            gn += (double)g * g;
-        }
-    res->grad_norm = sqrt(gn);
-    if (bad >= 0 || !isfinite(res->loss) || red[t->n_active + RED_NONFINITE] > 0) {
-        if (cfg->nan_skip) {
-            res->skipped = 1;
-            ddp_timer_stop(&t->timers, DDP_PHASE_OPTIM, ddp_now());
-            return DDP_OK;
-        }
-        int64_t inner = 0;
-        const char *name = bad >= 0 ? tensor_of(m, bad, &inner) : "loss";
-        ddp_errf(err, "non-finite %s at step %lld (epoch %lld): loss %g, gradient of '%s' element %lld is %g; lower "
-                 "--lr, use --standardize, or --nan-policy skip", bad >= 0 ? "gradient" : "loss",
-                 (long long)step + 1, (long long)epoch, res->loss, name, (long long)inner,
-                 bad >= 0 ? (double)t->grad_mean[bad] : NAN);
-        return DDP_EXIT_NUMERIC;
-    }
-
-    double lr = ddp_lr_at(&t->lr, step);
-    memcpy(t->prev_params, m->params, (size_t)m->n_params * sizeof(float));
-    if (cfg->nan_skip) ddp_optim_copy_state(&t->backup, &t->opt);
-    ddp_optim_step(&t->opt, m->params, t->grad_mean, lr, t->ranges, t->n_ranges);
-    double un = 0;
-    bad = -1;
-    for (int64_t i = 0; i < m->n_params; i++) {
-        double d = (double)m->params[i] - (double)t->prev_params[i];
-        un += d * d;
-        if (!isfinite(m->params[i]) && bad < 0) bad = i;
-    }
-    res->update_norm = sqrt(un);
-    ddp_timer_stop(&t->timers, DDP_PHASE_OPTIM, ddp_now());
-    if (bad >= 0 && cfg->nan_skip) { /* undo the step entirely: weights and optimizer state */
-        memcpy(m->params, t->prev_params, (size_t)m->n_params * sizeof(float));
-        ddp_optim_copy_state(&t->opt, &t->backup);
-        res->skipped = 1;
-        return DDP_OK;
-    }
-    if (bad >= 0) {
-        int64_t inner = 0;
-        const char *name = tensor_of(m, bad, &inner);
-        ddp_errf(err, "weights diverged at step %lld (epoch %lld): '%s' element %lld became %g after the update "
-                 "(lr %g); lower --lr", (long long)step + 1, (long long)epoch, name, (long long)inner,
-                 (double)m->params[bad], lr);
-        return DDP_EXIT_NUMERIC;
-    }
-    return DDP_OK;
-}
-
 /* ----------------------------------------------------------------- train */
 
 typedef struct window {
@@ -645,8 +528,8 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         ddp_sampler_set_epoch(&t.sampler, epoch);
         window_reset(&epoch_w, &t.timers);
         for (int64_t k = (epoch == t.start.epoch ? t.start.batch_in_epoch : 0); k < per_epoch && step < total; k++) {
-            step_result s;
-            rc = train_step(&t, epoch, k, step, &s, err);
+            ddp_step_result s;
+            rc = ddp_train_step(&t, epoch, k, step, &s, err);
             if (rc != DDP_OK) goto done;
             if (s.skipped) {
                 log_w.skipped++;

@@ -29,7 +29,9 @@ typedef struct trainer {
     int n_ranges;
     int64_t n_active;    /* trainable elements = gradient part of the allreduce */
     double *grad_sum;    /* [n_params] kernel output */
-    double *reduce_buf;  /* [n_active + RED_EXTRA] */
+    double *reduce_buf;  /* [RED_EXTRA flags | n_active gradient sums] */
+    int64_t bucket_elems, n_buckets; /* --bucket-mb: the reduction's pieces */
+    ddp_comm_request *requests;      /* [n_buckets] */
     float *grad_mean;    /* [n_params] mean gradient (0 for frozen) */
     float *prev_params;  /* [n_params] before the step, for |dw| */
     double *scratch;     /* kernel per-thread accumulators */
@@ -49,6 +51,20 @@ typedef struct trainer {
     char command_line[2048];
 } trainer;
 
+
+/* train_step.c: one step (see there). */
+typedef struct ddp_step_result {
+    double loss;      /* mean over the global batch */
+    double grad_norm; /* ||mean gradient|| over trainable parameters */
+    double update_norm;
+    int64_t rows;     /* global batch rows */
+    int skipped;      /* non-finite loss/gradient and --nan-policy skip */
+    int stop;         /* some rank received a stop signal: finish here */
+} ddp_step_result;
+int ddp_train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, ddp_step_result *res, char *err);
+/* Buckets of at most bucket_mb MiB (bucket 0 also holds the flags) for a
+ * reduction of n_active gradient sums; *bucket_elems gets their size. */
+int64_t ddp_train_bucket_count(int64_t n_active, double bucket_mb, int64_t *bucket_elems);
 
 /* train_resume.c: model compatibility, the resume point, and saving. */
 int ddp_train_check_model(const trainer *t, const ddp_ckpt_header *hdr, const char *what, const char *path,

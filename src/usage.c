@@ -125,7 +125,9 @@ void ddp_config_usage(ddp_command cmd, FILE *out)
               "                            count the virtual shards allow); a fresh start when there is none\n"
               "signals: SIGTERM, SIGINT, SIGUSR1 finish the step, checkpoint, exit 7; a 2nd SIGINT exits at once\n"
               "      --step-timeout S      watchdog: a rank without progress for S seconds (stopped, deadlocked,\n"
-              "                            stuck file system) ends the job with exit 5 (default 300; 0 = off)\n",
+              "                            stuck file system) ends the job with exit 5 (default 300; 0 = off)\n"
+              "      --bucket-mb MB        split gradient reductions above MB MiB into buckets whose\n"
+              "                            updates overlap the rest (default 25, like bucket_cap_mb)\n",
               out);
         break;
     case DDP_CMD_EVAL:

@@ -32,6 +32,15 @@ int ddp_comm_agree(const ddp_comm *comm, int status, char *err);
 /* Sum-allreduce in place. */
 void ddp_comm_sum_f64(const ddp_comm *comm, double *buf, size_t n_elems);
 void ddp_comm_sum_u64(const ddp_comm *comm, uint64_t *buf, size_t n_elems);
+/* Non-blocking sum-allreduce in place: start, then wait. Open MPI moves a
+ * started reduction on inside MPI calls, so ddp_comm_progress (a test of
+ * the given requests) between pieces of other work lets it advance. */
+typedef struct ddp_comm_request {
+    MPI_Request req;
+} ddp_comm_request;
+void ddp_comm_isum_f64(const ddp_comm *comm, double *buf, size_t n_elems, ddp_comm_request *req);
+void ddp_comm_wait(ddp_comm_request *req);
+void ddp_comm_progress(ddp_comm_request *reqs, int n_reqs);
 /* Min / max of int64 values in place. */
 void ddp_comm_min_i64(const ddp_comm *comm, int64_t *buf, size_t n_elems);
 void ddp_comm_max_i64(const ddp_comm *comm, int64_t *buf, size_t n_elems);

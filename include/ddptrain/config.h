@@ -112,6 +112,7 @@ typedef struct ddp_config {
     int64_t keep;             /* --keep K newest checkpoints (default 2) */
     int resume;               /* --resume: continue from the newest valid checkpoint, if any */
     int64_t step_timeout;     /* --step-timeout S: watchdog, seconds without progress (0 = off) */
+    double bucket_mb;         /* --bucket-mb: gradient reductions above this many MiB go in buckets */
 } ddp_config;
 
 /* Fills cfg with defaults, then parses argv. Returns DDP_OK or

@@ -71,6 +71,12 @@ typedef struct ddp_range {
 } ddp_range;
 void ddp_optim_step(ddp_optim *opt, float *params, const float *grad, double lr, const ddp_range *ranges,
                     int n_ranges);
+/* The same step in parts: apply to any disjoint ranges (as each gradient
+ * bucket arrives; updates are elementwise, so the result is the same), then
+ * finish once. ddp_optim_step = apply to all + finish. */
+void ddp_optim_apply(const ddp_optim *opt, float *params, const float *grad, double lr, const ddp_range *ranges,
+                     int n_ranges);
+void ddp_optim_finish(ddp_optim *opt);
 
 /* Learning-rate schedules, a pure function of the step (0-based) so resume
  * needs no scheduler state:
