@@ -107,7 +107,8 @@ mkdir -p "$OUT_DIR" "$(dirname "$CSV")"
 ddp_workdir bench
 
 CSV_COLUMNS=(bench kind config ranks threads rows features classes batch seconds rows_per_s gb_per_s gflops
-             pct_of_limit x_torch data_pct compute_pct allreduce_pct optimizer_pct checkpoint_pct eval_pct other_pct)
+             pct_of_limit x_torch data_pct compute_pct allreduce_pct optimizer_pct checkpoint_pct eval_pct other_pct
+             worst_rows_per_s)
 declare -A R
 csv_emit() { # writes the row in R (missing fields empty), then clears R
     local line="" c
@@ -129,7 +130,7 @@ probe_limits() {
     FL1=$(timeout 300 "$MEMBW" --flops 1 | awk '{ print $2 }')
     FL2=$(timeout 300 "$MEMBW" --flops 2 | awk '{ print $2 }')
     echo "limits (tests/tools/membw.c, -O3 -march=native): read bandwidth 1 thread $BW1 GB/s, 2 threads $BW2 GB/s" \
-        "(${MEMBW_MIB} MiB, best of 20); float32 FMA peak 1 thread $FL1 GFLOP/s, 2 threads $FL2 GFLOP/s"
+        "(${MEMBW_MIB} MiB, 3rd fastest of 20 passes); float32 FMA peak 1 thread $FL1 GFLOP/s, 2 threads $FL2 GFLOP/s"
     for t in 1 2; do
         local bw fl
         bw=$([ $t = 1 ] && echo "$BW1" || echo "$BW2")
@@ -154,10 +155,11 @@ gen_data() { # model rows features classes file
 }
 
 # ddp_train file model batch ranks threads: best (shortest loop) of REPEAT
-# runs; sets SUMMARY to that run's summary line.
+# runs; sets SUMMARY to that run's summary line and WORST to the longest loop.
 ddp_train() {
     local best="" line s ck=()
     SUMMARY=""
+    WORST=""
     for _ in $(seq "$REPEAT"); do
         [ -z "$CKPT_EVERY" ] || { rm -rf "$WORK/ckpt"; mkdir -p "$WORK/ckpt"; ck=(--checkpoint "$WORK/ckpt/run" --checkpoint-every "$CKPT_EVERY"); }
         if ! OMP_NUM_THREADS="$5" timeout 1800 mpirun -n "$4" --bind-to none "$DDP" train --data "$1" --model "$2" \
@@ -178,6 +180,7 @@ ddp_train() {
             best="$s"
             SUMMARY="$line"
         fi
+        if [ -z "$WORST" ] || awk -v a="$s" -v b="$WORST" 'BEGIN { exit !(a > b) }'; then WORST="$s"; fi
     done
 }
 
@@ -211,7 +214,7 @@ bench_model() { # name model base_rows features classes batch
     shuf_rows=$(calc "$shuf_gbs * 1e9 / $row_bytes")
 
     # ddptrain
-    local -A D_RPS D_SUM
+    local -A D_RPS D_SUM D_WORST
     local cfg
     for cfg in "1 2" "2 1"; do
         set -- $cfg
@@ -220,6 +223,7 @@ bench_model() { # name model base_rows features classes batch
         local epochs
         epochs=$(jget epochs "$SUMMARY")
         D_RPS[$cfg]=$(calc "$rows * ${epochs:-1} / $(jget seconds "$SUMMARY")")
+        D_WORST[$cfg]=$(calc "$rows * ${epochs:-1} / $WORST")
     done
 
     # PyTorch
@@ -243,20 +247,22 @@ bench_model() { # name model base_rows features classes batch
         rm -f "$file"
     fi
 
-    local hdr="%-40s %12s %8s %11s %10s\n"
-    printf "$hdr" "config" "rows/s" "GB/s" "% of limit" "x PyTorch"
-    row() { # label rows_per_s kind ranks threads
+    local hdr="%-40s %12s %8s %11s %10s %13s\n"
+    printf "$hdr" "config" "rows/s" "GB/s" "% of limit" "x PyTorch" "worst rows/s"
+    row() { # label rows_per_s kind ranks threads [worst_rows_per_s]
         local gbs pct x=""
         gbs=$(calc "$2 * $row_bytes / 1e9")
         pct=$(calc "100 * $2 / $limit")
         [ -n "$t_ref" ] && x=$(calc "$2 / $t_ref")
-        printf "$hdr" "$1" "$(fmt "$2" "%.0f")" "$(fmt "$gbs" "%.2f")" "$(fmt "$pct" "%.1f%%")" "$(fmt "$x" "%.2f")"
+        printf "$hdr" "$1" "$(fmt "$2" "%.0f")" "$(fmt "$gbs" "%.2f")" "$(fmt "$pct" "%.1f%%")" "$(fmt "$x" "%.2f")" \
+            "$(fmt "${6:-}" "%.0f")"
         R=([bench]=$name [kind]=$3 [config]="$1" [ranks]=$4 [threads]=$5 [rows]=$rows [features]=$features
-           [classes]=$n_out [batch]=$batch [rows_per_s]=$2 [gb_per_s]=$gbs [pct_of_limit]=$pct [x_torch]=$x)
+           [classes]=$n_out [batch]=$batch [rows_per_s]=$2 [gb_per_s]=$gbs [pct_of_limit]=$pct [x_torch]=$x
+           [worst_rows_per_s]=${6:-})
     }
     for cfg in "1 2" "2 1"; do
         set -- $cfg
-        row "ddptrain $1 rank(s) x $2 thread(s)" "${D_RPS[$cfg]}" ddptrain "$1" "$2"
+        row "ddptrain $1 rank(s) x $2 thread(s)" "${D_RPS[$cfg]}" ddptrain "$1" "$2" "${D_WORST[$cfg]}"
         local sum="${D_SUM[$cfg]}" secs p v other
         secs=$(jget seconds "$sum")
         R[seconds]=$secs
@@ -278,7 +284,7 @@ bench_model() { # name model base_rows features classes batch
         R[seconds]=$(awk '$1 == "torch_ddp_rows_per_s" { print $6 }' "$WORK/torch.out")
         csv_emit
     else
-        printf "$hdr" "PyTorch (skipped: BENCH_TORCH=$TORCH)" - - - -
+        printf "$hdr" "PyTorch (skipped: BENCH_TORCH=$TORCH)" - - - - -
     fi
     row "limit: read bandwidth 2 threads" "$bw_rows" limit_bandwidth 1 2
     R[gb_per_s]=$BW2
@@ -289,6 +295,7 @@ bench_model() { # name model base_rows features classes batch
     row "ref: shuffled-row read 2 threads" "$shuf_rows" ref_shuffled 1 2
     csv_emit
     echo "   (% of limit: of the lower limit, $limit_kind; x PyTorch: over the best PyTorch configuration;"
+    echo "    rows/s is the best of $REPEAT runs, worst rows/s the slowest: a wide gap means a busy machine;"
     echo "    ref: membw --rows $features, the same sum over rows in shuffled order, L2-prefetched: not a limit)"
 
     # phase split

@@ -55,8 +55,8 @@ for b in B1 B2 B3; do
     check "$b: section printed" test -n "$section"
     for cfg in "ddptrain 1 rank(s) x 2 thread(s)" "ddptrain 2 rank(s) x 1 thread(s)"; do
         line=$(grep -F "$cfg " <<<"$section" | head -1)
-        rps=$(awk '{ print $(NF - 3) }' <<<"$line")
-        gbs=$(awk '{ print $(NF - 2) }' <<<"$line")
+        rps=$(awk '{ print $(NF - 4) }' <<<"$line")
+        gbs=$(awk '{ print $(NF - 3) }' <<<"$line")
         check "$b: '$cfg' row with positive rows/s ($rps) and GB/s ($gbs)" eval 'num_pos "$rps" && num_pos "$gbs"'
         check "$b: '$cfg' in the phase split" test "$(grep -cF "$cfg" <<<"$section")" -eq 2
     done
@@ -75,7 +75,7 @@ check "io table: dd, cat and ddptrain load on 1 and 2 ranks" \
           test "$(grep -c "^ddptrain load -n [12] " "$OUTF")" -eq 4'
 
 # --- the CSV ------------------------------------------------------------------
-HEADER="bench,kind,config,ranks,threads,rows,features,classes,batch,seconds,rows_per_s,gb_per_s,gflops,pct_of_limit,x_torch,data_pct,compute_pct,allreduce_pct,optimizer_pct,checkpoint_pct,eval_pct,other_pct"
+HEADER="bench,kind,config,ranks,threads,rows,features,classes,batch,seconds,rows_per_s,gb_per_s,gflops,pct_of_limit,x_torch,data_pct,compute_pct,allreduce_pct,optimizer_pct,checkpoint_pct,eval_pct,other_pct,worst_rows_per_s"
 check "CSV header" test "$(head -1 "$CSV" 2>/dev/null)" = "$HEADER"
 count() { awk -F, -v b="$1" -v k="$2" 'NR > 1 && $1 == b && $2 == k' "$CSV" | wc -l; }
 check "CSV: 2 machine bandwidth + 2 FMA rows" test "$(count machine limit_bandwidth)$(count machine limit_flops)" = 22
