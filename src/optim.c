@@ -34,10 +34,23 @@
 
 #include <math.h>
 #include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Below this many elements a range is updated by the calling thread alone:
  * starting a parallel region costs more than the loop. */
 #define DDP_OPTIM_OMP_MIN_ELEMS 32768
+
+/* The update loops are compiled for several instruction sets and picked at
+ * load time (GCC target_clones on x86-64): with FMA, fmaf is one instruction
+ * and the loop vectorises; without, it is a call into libm. Both round
+ * exactly once, so every clone gives the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define DDP_FMA_CLONES __attribute__((target_clones("avx512f", "fma", "default")))
+#else
+#define DDP_FMA_CLONES
+#endif
 
 const char *ddp_optim_name(ddp_optim_kind kind)
 {
@@ -217,6 +230,7 @@ static inline float mul_rounded(float a, float b)
 /* torch.optim.SGD: d_p = g + wd p; buf = d_p (first step) or
  * m buf + (1 - dampening) d_p; d_p = nesterov ? d_p + m buf : buf;
  * p += -lr d_p. */
+DDP_FMA_CLONES
 static void sgd_update(float *p, const float *g, float *buf, int64_t n, const ddp_optim_config *c,
                        double lr, int first)
 {
@@ -225,7 +239,6 @@ static void sgd_update(float *p, const float *g, float *buf, int64_t n, const dd
     const float one_minus_damp = (float)(1.0 - c->dampening);
     const float neg_lr = (float)(-lr);
     const int use_wd = c->weight_decay != 0.0, nesterov = c->nesterov;
-#pragma omp parallel for schedule(static) if (n >= DDP_OPTIM_OMP_MIN_ELEMS)
     for (int64_t i = 0; i < n; i++) {
         float d = g[i];
         if (use_wd) d = fmaf(wd, p[i], d); /* d_p.add(param, alpha=wd) */
@@ -240,6 +253,7 @@ static void sgd_update(float *p, const float *g, float *buf, int64_t n, const dd
 }
 
 /* torch.optim.Adam / AdamW (single tensor, capturable=False). */
+DDP_FMA_CLONES
 static void adam_update(float *p, const float *g, float *m, float *v, float *vmax, int64_t n,
                         const ddp_optim_config *c, double lr, int64_t step)
 {
@@ -256,7 +270,6 @@ static void adam_update(float *p, const float *g, float *m, float *v, float *vma
     const float neg_step_size = (float)(-(lr / bias_correction1));
     const float bc2_sqrt = (float)sqrt(bias_correction2);
     const float eps = (float)c->eps;
-#pragma omp parallel for schedule(static) if (n >= DDP_OPTIM_OMP_MIN_ELEMS)
     for (int64_t i = 0; i < n; i++) {
         float pi = p[i];
         float gi = g[i];
@@ -283,6 +296,7 @@ static void adam_update(float *p, const float *g, float *m, float *v, float *vma
 }
 
 /* torch.optim.RMSprop. */
+DDP_FMA_CLONES
 static void rmsprop_update(float *p, const float *g, float *sq, float *ga, float *buf, int64_t n,
                            const ddp_optim_config *c, double lr)
 {
@@ -292,7 +306,6 @@ static void rmsprop_update(float *p, const float *g, float *sq, float *ga, float
     const float eps = (float)c->eps;
     const float mom = (float)c->momentum;
     const float neg_lr = (float)(-lr);
-#pragma omp parallel for schedule(static) if (n >= DDP_OPTIM_OMP_MIN_ELEMS)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i];
         if (use_wd) gi = fmaf(wd, p[i], gi); /* grad.add(param, alpha=wd) */
@@ -321,32 +334,47 @@ static void rmsprop_update(float *p, const float *g, float *sq, float *ga, float
     }
 }
 
+/* Update elements [off, off + n) with this optimizer's rule. */
+static void update_range(const ddp_optim *opt, float *params, const float *grad, double lr, int64_t step,
+                         int64_t off, int64_t n)
+{
+    const ddp_optim_config *c = &opt->cfg;
+    float *p = params + off;
+    const float *g = grad + off;
+    switch (c->kind) {
+    case DDP_OPT_SGD:
+        sgd_update(p, g, opt->momentum_buffer ? opt->momentum_buffer + off : NULL, n, c, lr, !opt->has_momentum);
+        break;
+    case DDP_OPT_ADAM:
+    case DDP_OPT_ADAMW:
+        adam_update(p, g, opt->exp_avg + off, opt->exp_avg_sq + off,
+                    opt->max_exp_avg_sq ? opt->max_exp_avg_sq + off : NULL, n, c, lr, step);
+        break;
+    case DDP_OPT_RMSPROP:
+        rmsprop_update(p, g, opt->square_avg + off, opt->grad_avg ? opt->grad_avg + off : NULL,
+                       opt->momentum_buffer ? opt->momentum_buffer + off : NULL, n, c, lr);
+        break;
+    }
+}
+
 void ddp_optim_apply(const ddp_optim *opt, float *params, const float *grad, double lr, const ddp_range *ranges,
                      int n_ranges)
 {
-    const ddp_optim_config *c = &opt->cfg;
     int64_t step = opt->step + 1; /* PyTorch increments before use */
     for (int r = 0; r < n_ranges; r++) {
         int64_t off = ranges[r].offset, n = ranges[r].n_elems;
         DDP_ASSERT(off >= 0 && n >= 0 && off <= opt->n_params && n <= opt->n_params - off);
         if (n == 0) continue;
-        float *p = params + off;
-        const float *g = grad + off;
-        switch (c->kind) {
-        case DDP_OPT_SGD:
-            sgd_update(p, g, opt->momentum_buffer ? opt->momentum_buffer + off : NULL, n, c, lr,
-                       !opt->has_momentum);
-            break;
-        case DDP_OPT_ADAM:
-        case DDP_OPT_ADAMW:
-            adam_update(p, g, opt->exp_avg + off, opt->exp_avg_sq + off,
-                        opt->max_exp_avg_sq ? opt->max_exp_avg_sq + off : NULL, n, c, lr, step);
-            break;
-        case DDP_OPT_RMSPROP:
-            rmsprop_update(p, g, opt->square_avg + off, opt->grad_avg ? opt->grad_avg + off : NULL,
-                           opt->momentum_buffer ? opt->momentum_buffer + off : NULL, n, c, lr);
-            break;
+#ifdef _OPENMP
+#pragma omp parallel if (n >= DDP_OPTIM_OMP_MIN_ELEMS)
+        { /* each thread a contiguous piece of the range */
+            int64_t t = omp_get_thread_num(), n_team = omp_get_num_threads();
+            int64_t lo = n * t / n_team, hi = n * (t + 1) / n_team;
+            update_range(opt, params, grad, lr, step, off + lo, hi - lo);
         }
+#else
+        update_range(opt, params, grad, lr, step, off, n);
+#endif
     }
 }
 
