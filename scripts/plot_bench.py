@@ -7,7 +7,8 @@ One panel per training benchmark (b1, b2, b3): rows/s of ddptrain (1 rank x 2
 threads, 2 ranks x 1 thread), PyTorch (1 process) and PyTorch DDP as bars, the
 machine's limits (read bandwidth and FMA peak, in rows/s for that model) as
 dashed lines (and the shuffled-row read reference as a dash-dot line),
-each bar labelled with its rows/s, its % of the lower limit and
+a whisker down to the slowest of the repeated runs where bench.sh recorded
+it, each bar labelled with its rows/s, its % of the lower limit and
 its ratio to the best PyTorch bar. The y axis is logarithmic (ddptrain,
 PyTorch and the limits span two orders of magnitude) unless --linear.
 With an io section, one more panel: GB/s of each reader, dd as the line.
@@ -55,6 +56,11 @@ def train_panel(ax, name, rows, log):
     xs = range(len(bars))
     vals = [num(r["rows_per_s"]) for r in bars]
     ax.bar(xs, vals, color=[COLOURS[r["kind"]] for r in bars])
+    # the slowest of the repeated runs, where the CSV has it: a whisker down from the bar's top
+    for x, r, v in zip(xs, bars, vals):
+        worst = num(r.get("worst_rows_per_s"))
+        if worst is not None and worst < v:
+            ax.errorbar([x], [v], yerr=[[v - worst], [0]], fmt="none", ecolor="k", elinewidth=1, capsize=4)
     for x, r, v in zip(xs, bars, vals):
         label = human(v)
         if num(r["pct_of_limit"]) is not None:
@@ -126,17 +132,21 @@ def main():
     panels = [b for b in ("b1", "b2", "b3") if b in groups] + (["io"] if "io" in groups else [])
     if not panels:
         sys.exit(f"plot_bench.py: {args.csv}: no b1, b2, b3 or io rows")
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(4.6 * len(panels), 8), 5), squeeze=False)
     for ax, b in zip(axes[0], panels):
         if b == "io":
             io_panel(ax, groups[b])
         else:
             train_panel(ax, b, groups[b], not args.linear)
-    machine = {r["config"]: r for r in groups.get("machine", [])}
-    bw = [f"{k} {v['gb_per_s']} GB/s" for k, v in machine.items() if v["kind"] == "limit_bandwidth"]
-    fl = [f"{k} {v['gflops']} GFLOP/s" for k, v in machine.items() if v["kind"] == "limit_flops"]
-    fig.suptitle("ddptrain vs PyTorch vs this machine's limits" + (f"  ({'; '.join(bw + fl)})" if bw or fl else ""),
-                 fontsize=10)
+    machine = groups.get("machine", [])
+    bw = " / ".join(f"{v['threads']}T {num(v['gb_per_s']):.1f}" for v in machine
+                    if v["kind"] == "limit_bandwidth" and num(v["gb_per_s"]))
+    fl = " / ".join(f"{v['threads']}T {num(v['gflops']):.0f}" for v in machine
+                    if v["kind"] == "limit_flops" and num(v["gflops"]))
+    title = "ddptrain vs PyTorch vs this machine's limits"
+    if bw or fl:
+        title += f"\nread bandwidth {bw or '-'} GB/s;  FMA peak {fl or '-'} GFLOP/s"
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"plot_bench.py: wrote {args.out} ({len(panels)} panels)")
