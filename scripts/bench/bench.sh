@@ -129,6 +129,10 @@ probe_limits() {
     BW2=$(timeout 300 "$MEMBW" 2 "$MEMBW_MIB" | awk '{ print $2 }')
     FL1=$(timeout 300 "$MEMBW" --flops 1 | awk '{ print $2 }')
     FL2=$(timeout 300 "$MEMBW" --flops 2 | awk '{ print $2 }')
+    if [ -z "$BW1" ] || [ -z "$BW2" ] || [ -z "$FL1" ] || [ -z "$FL2" ]; then
+        echo "bench.sh: $MEMBW did not report the limits (bandwidth '$BW1' '$BW2', FMA '$FL1' '$FL2')" >&2
+        exit 1
+    fi
     echo "limits (tests/tools/membw.c, -O3 -march=native): read bandwidth 1 thread $BW1 GB/s, 2 threads $BW2 GB/s" \
         "(${MEMBW_MIB} MiB, 3rd fastest of 20 passes); float32 FMA peak 1 thread $FL1 GFLOP/s, 2 threads $FL2 GFLOP/s"
     for t in 1 2; do
