@@ -312,6 +312,13 @@ static void report_cluster(const trainer *t)
     if (ddp_cluster_check_fit(&cl, t->n_threads, t->comm->local_size, (int)sysconf(_SC_NPROCESSORS_ONLN), line,
                               sizeof line))
         fprintf(stderr, "ddptrain: warning: %s\n", line);
+    /* mpirun binds each rank to ONE core by default for 1-2 ranks: more
+     * threads than the binding allows then share that core */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && t->n_threads > CPU_COUNT(&set))
+        fprintf(stderr, "ddptrain: warning: %d threads but this rank is bound to %d CPU(s), so they share them; "
+                "give each rank its cores (mpirun --bind-to none, or --map-by slot:PE=%d; srun -c %d)\n",
+                t->n_threads, CPU_COUNT(&set), t->n_threads, t->n_threads);
     if (t->metrics && cl.slurm) {
         ddp_cluster_json_fields(&cl, line, sizeof line);
         fprintf(t->metrics, "{\"kind\":\"cluster\",%s,\"ranks\":%d,\"threads\":%d,\"ranks_on_node\":%d}\n", line,

@@ -82,5 +82,11 @@ run_ranks 1 60 -- "$DDPTRAIN" predict --checkpoint "$TMP/lin_model.h5" --data "$
 check "predictions from 3 ranks equal those from 1 rank" "$CMP" "$TMP/pred.h5" /prediction "$TMP/pred1.h5" /prediction 0 0
 run_ranks 2 60 -- "$DDPTRAIN" eval --checkpoint "$DATA" --data "$DATA"
 check "eval of a non-model file: exit 2 saying so" grep -q "not a ddptrain model file" "$ERR"
+# binding: more threads than the rank's CPUs is warned about, naming the fix
+run_mpirun 1 60 -- --bind-to core "$DDPTRAIN" train --data "$DATA" --model linear --epochs 1 --threads 2 --quiet
+check "--threads 2 on a rank bound to one core: a warning naming the binding fix" \
+    grep -q "warning: 2 threads but this rank is bound to 1 CPU(s).*--map-by slot:PE=2" "$ERR"
+run_mpirun 1 60 -- --bind-to none "$DDPTRAIN" train --data "$DATA" --model linear --epochs 1 --threads 1 --quiet
+check "... and no such warning with one thread unbound" bash -c "! grep -q 'bound to' '$ERR'"
 check "no ddptrain process left behind" no_leftovers
 finish
