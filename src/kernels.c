@@ -201,6 +201,49 @@ DDP_HOT static inline void axpy_block(float *restrict gf, const double *d, const
         gf[j] += d0 * x0[j] + d1 * x1[j] + d2 * x2[j] + d3 * x3[j];
 }
 
+/* Four classes at once (softmax): 16 independent sums, and each load of a
+ * row serves four weight rows (loads, not FMAs, bound the one-class loop). */
+#define CLASS_BLOCK 4
+DDP_HOT static inline void dots_block4(const float *restrict w, int64_t F, const float *const *x, int64_t n,
+                                       double *out /* [CLASS_BLOCK][ROW_BLOCK] */)
+{
+    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
+    const float *restrict w0 = w, *restrict w1 = w + F, *restrict w2 = w + 2 * F, *restrict w3 = w + 3 * F;
+    float a00 = 0, a01 = 0, a02 = 0, a03 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0;
+    float a20 = 0, a21 = 0, a22 = 0, a23 = 0, a30 = 0, a31 = 0, a32 = 0, a33 = 0;
+    DDP_OMP(omp simd reduction(+ : a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33))
+    for (int64_t j = 0; j < n; j++) {
+        float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j];
+        float u0 = w0[j], u1 = w1[j], u2 = w2[j], u3 = w3[j];
+        a00 += u0 * v0, a01 += u0 * v1, a02 += u0 * v2, a03 += u0 * v3;
+        a10 += u1 * v0, a11 += u1 * v1, a12 += u1 * v2, a13 += u1 * v3;
+        a20 += u2 * v0, a21 += u2 * v1, a22 += u2 * v2, a23 += u2 * v3;
+        a30 += u3 * v0, a31 += u3 * v1, a32 += u3 * v2, a33 += u3 * v3;
+    }
+    out[0] = a00, out[1] = a01, out[2] = a02, out[3] = a03, out[4] = a10, out[5] = a11, out[6] = a12, out[7] = a13;
+    out[8] = a20, out[9] = a21, out[10] = a22, out[11] = a23, out[12] = a30, out[13] = a31, out[14] = a32,
+    out[15] = a33;
+}
+
+/* gf_c += sum_r d[c][r] x_r for four consecutive classes c (rows of gf F apart) */
+DDP_HOT static inline void axpy_block4(float *restrict gf, int64_t F, const double *d /* [4][ROW_BLOCK] */,
+                                       const float *const *x, int64_t n)
+{
+    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
+    float *restrict g0 = gf, *restrict g1 = gf + F, *restrict g2 = gf + 2 * F, *restrict g3 = gf + 3 * F;
+    float e[16];
+    for (int i = 0; i < 16; i++)
+        e[i] = (float)d[i];
+    DDP_OMP(omp simd)
+    for (int64_t j = 0; j < n; j++) {
+        float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j];
+        g0[j] += e[0] * v0 + e[1] * v1 + e[2] * v2 + e[3] * v3;
+        g1[j] += e[4] * v0 + e[5] * v1 + e[6] * v2 + e[7] * v3;
+        g2[j] += e[8] * v0 + e[9] * v1 + e[10] * v2 + e[11] * v3;
+        g3[j] += e[12] * v0 + e[13] * v1 + e[14] * v2 + e[15] * v3;
+    }
+}
+
 /* Fused forward + backward of the first n_rows (1..ROW_BLOCK) rows x[r],
  * labels y[r]: weight gradient into gf [n_out*F] (float), bias gradient
  * into gb [n_out] (double). z is per-thread space of ROW_BLOCK * n_out
@@ -210,8 +253,15 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
                                         int64_t n_out, float *restrict gf, double *restrict gb,
                                         double *restrict z)
 {
-    double part[ROW_BLOCK];
-    for (int64_t k = 0; k < n_out; k++) { /* pass 1 over the rows: every logit */
+    double part[CLASS_BLOCK * ROW_BLOCK];
+    int64_t k = 0;
+    for (; k + CLASS_BLOCK <= n_out; k += CLASS_BLOCK) { /* pass 1 over the rows: every logit */
+        dots_block4(w + k * F, F, x, F, part);
+        for (int c = 0; c < CLASS_BLOCK; c++)
+            for (int r = 0; r < ROW_BLOCK; r++)
+                z[r * n_out + k + c] = (double)b[k + c] + part[c * ROW_BLOCK + r];
+    }
+    for (; k < n_out; k++) {
         dots_block(w + k * F, x, F, part);
         for (int r = 0; r < ROW_BLOCK; r++)
             z[r * n_out + k] = (double)b[k] + part[r];
@@ -221,7 +271,16 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
         if (r < n_rows) loss += loss_and_dz(kind, z + r * n_out, y[r], n_out);
         else memset(z + r * n_out, 0, (size_t)n_out * sizeof(double));
     }
-    for (int64_t k = 0; k < n_out; k++) { /* pass 2 over the same rows, in cache: the gradient */
+    for (k = 0; k + CLASS_BLOCK <= n_out; k += CLASS_BLOCK) { /* pass 2, rows in cache: the gradient */
+        double d[CLASS_BLOCK * ROW_BLOCK];
+        for (int c = 0; c < CLASS_BLOCK; c++) {
+            for (int r = 0; r < ROW_BLOCK; r++)
+                d[c * ROW_BLOCK + r] = z[r * n_out + k + c];
+            gb[k + c] += d[c * ROW_BLOCK] + d[c * ROW_BLOCK + 1] + d[c * ROW_BLOCK + 2] + d[c * ROW_BLOCK + 3];
+        }
+        axpy_block4(gf + k * F, F, d, x, F);
+    }
+    for (; k < n_out; k++) {
         double d[ROW_BLOCK];
         for (int r = 0; r < ROW_BLOCK; r++)
             d[r] = z[r * n_out + k];
