@@ -14,18 +14,34 @@ BUILD_DIR="${BUILD_DIR:-$REPO/build}"
 DDP_PACKAGES=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
               libcmocka-dev procps gdb)
 
-ddp_install_missing() {
+# ddp_apt_install PKG...: install the packages that are missing (apt-get
+# update first). Returns non-zero when they cannot be installed (no apt, no
+# network, not root and no password-less sudo), so a caller may skip.
+ddp_apt_install() {
     local missing=()
-    for p in "${DDP_PACKAGES[@]}" "$@"; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
-    if ((${#missing[@]})); then
-        echo "setup: installing ${missing[*]}"
-        local sudo=""
-        [ "$(id -u)" -eq 0 ] || sudo="sudo"
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    ((${#missing[@]})) || return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo -n true 2>/dev/null || return 1
+        sudo="sudo -n"
     fi
+    command -v apt-get >/dev/null || return 1
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq >/dev/null 2>&1 || return 1
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        >/dev/null || return 1
+}
+
+# ddp_install_missing [PKG...]: the build and test packages (and any given);
+# failing to install them is fatal.
+ddp_install_missing() {
+    ddp_apt_install "${DDP_PACKAGES[@]}" "$@" || {
+        echo "setup: cannot install the packages ddptrain needs: ${DDP_PACKAGES[*]} $*" >&2
+        return 1
+    }
 }
 
 ddp_build() {
@@ -49,17 +65,7 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 # matplotlib (scripts/plot_*.py), installed if missing. Only the benchmark
 # and plot scripts call this; the build and the tests never need them.
 ddp_bench_packages() {
-    local missing=()
-    for p in python3-torch python3-matplotlib python3-h5py python3-numpy; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    if ((${#missing[@]})); then
-        echo "setup: installing ${missing[*]}"
-        local sudo=""
-        [ "$(id -u)" -eq 0 ] || sudo="sudo"
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    fi
+    ddp_apt_install python3-torch python3-matplotlib python3-h5py python3-numpy
 }
 
 # ddp_install_slurm: Debian's Slurm daemons and client tools, for the local
@@ -68,19 +74,5 @@ ddp_bench_packages() {
 # caller can skip instead of failing. Services are not started by the
 # packages (no systemd here); the test cluster starts its own daemons.
 ddp_install_slurm() {
-    local missing=()
-    for p in slurmctld slurmd slurm-client; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    ((${#missing[@]})) || return 0
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        sudo -n true 2>/dev/null || return 1
-        sudo="sudo -n"
-    fi
-    command -v apt-get >/dev/null || return 1
-    echo "setup: installing ${missing[*]}"
-    $sudo apt-get update -qq >/dev/null 2>&1 || return 1
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-        >/dev/null 2>&1 || return 1
+    ddp_apt_install slurmctld slurmd slurm-client
 }
