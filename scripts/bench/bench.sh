@@ -23,7 +23,8 @@
 # F-float rows in a random order, as shuffled batches do; it is shown beside
 # the limits to tell the access pattern's cost from the kernel's.
 # The limit of a model is the lower of
-#   read bandwidth: membw with 2 threads (GB/s) / row bytes, and
+#   read bandwidth: membw with 2 threads (GB/s), probed again just before
+#                   the benchmark, / row bytes, and
 #   FMA peak:       membw --flops with 2 threads / (4 x features x outputs)
 #                   FLOPs per row (forward and weight-gradient multiply-adds).
 # Both ddptrain configurations use the machine's 2 cores, so both are held
@@ -202,9 +203,13 @@ bench_model() { # name model base_rows features classes batch
     echo "== ${name^^}: $desc ($(calc "$rows * $row_bytes / 1e9") GB), global batch $batch, SGD lr $LR, 1 epoch, shuffled"
     gen_data "$model" "$rows" "$features" "$classes" "$file"
 
-    # limits in rows/s
-    local flops_row=$((4 * features * n_out)) bw_rows fl_rows limit limit_kind
-    bw_rows=$(calc "$BW2 * 1e9 / $row_bytes")
+    # limits in rows/s. The read bandwidth is probed again now, just before
+    # this benchmark's runs: on a VM it moves with the host's other tenants
+    # (34 to 56 GB/s with 2 threads here), so the start-of-run figure can be stale.
+    local flops_row=$((4 * features * n_out)) bw_now bw_rows fl_rows limit limit_kind
+    bw_now=$(timeout 300 "$MEMBW" 2 "$MEMBW_MIB" | awk '{ print $2 }')
+    [ -n "$bw_now" ] || { echo "bench.sh: $MEMBW 2 reported nothing" >&2; exit 1; }
+    bw_rows=$(calc "$bw_now * 1e9 / $row_bytes")
     fl_rows=$(calc "$FL2 * 1e9 / $flops_row")
     if awk -v a="$bw_rows" -v b="$fl_rows" 'BEGIN { exit !(a <= b) }'; then
         limit=$bw_rows limit_kind=bandwidth
@@ -291,7 +296,7 @@ bench_model() { # name model base_rows features classes batch
         printf "$hdr" "PyTorch (skipped: BENCH_TORCH=$TORCH)" - - - - -
     fi
     row "limit: read bandwidth 2 threads" "$bw_rows" limit_bandwidth 1 2
-    R[gb_per_s]=$BW2
+    R[gb_per_s]=$bw_now
     csv_emit
     row "limit: FMA peak 2 threads ($flops_row FLOP/row)" "$fl_rows" limit_flops 1 2
     R[gflops]=$FL2
