@@ -136,6 +136,7 @@ static void shuffle(uint32_t *order, size_t n, uint64_t seed)
 /* row_floats 0: one sequential pass per thread; otherwise shuffled rows. */
 static int read_bandwidth(int threads, size_t mib, size_t row_floats)
 {
+    (void)threads; /* only the OpenMP build uses it */
     size_t n_floats = mib * 1024 * 1024 / sizeof(float);
     float *a = NULL;
     if (posix_memalign((void **)&a, 2u << 20, n_floats * sizeof(float)) != 0) {
@@ -147,7 +148,7 @@ static int read_bandwidth(int threads, size_t mib, size_t row_floats)
     madvise(a, n_floats * sizeof(float), MADV_HUGEPAGE);
     double secs[REPS], sink = 0;
     size_t n_read = 0; /* floats summed per repetition, over all threads */
-    int failed = 0;
+    int failed = 0, used = 1;
 #pragma omp parallel num_threads(threads)
     {
         size_t unit = row_floats ? row_floats * LANES : LANES;
@@ -162,7 +163,10 @@ static int read_bandwidth(int threads, size_t mib, size_t row_floats)
             failed = 1;
         }
         if (order) shuffle(order, n_rows, (uint64_t)thread_id() + 1);
-        if (thread_id() == 0) n_read = per_thread * (size_t)n_threads_now();
+        if (thread_id() == 0) {
+            n_read = per_thread * (size_t)n_threads_now();
+            used = n_threads_now();
+        }
         for (int rep = 0; rep < REPS; rep++) {
 #pragma omp barrier
             double t0 = now();
@@ -187,7 +191,7 @@ static int read_bandwidth(int threads, size_t mib, size_t row_floats)
     qsort(secs, REPS, sizeof secs[0], by_value);
     double gb = (double)(n_read * sizeof(float)) / 1e9;
     printf("%s %.2f threads %d mib %zu", row_floats ? "shuffled_rows_gbs" : "read_bandwidth_gbs", gb / secs[KEEP - 1],
-           threads, mib);
+           used, mib);
     if (row_floats) printf(" row_floats %zu", row_floats);
     printf(" (pass %d fastest of %d; fastest %.2f, median %.2f GB/s; checksum %.0f)\n", KEEP, REPS, gb / secs[0],
            gb / secs[REPS / 2], sink);
@@ -197,6 +201,7 @@ static int read_bandwidth(int threads, size_t mib, size_t row_floats)
 
 static int flop_peak(int threads)
 {
+    (void)threads; /* only the OpenMP build uses it */
     const long iters = 1L << 24;
     double secs[7], sink = 0;
     int used = 1;
