@@ -45,6 +45,7 @@
 #                        never drop it (every reader sees a warm cache)
 #   BENCH_CHECKPOINT=    e.g. 1e or 200: ddptrain also writes checkpoints this
 #                        often inside the timed loop (default: none, as PyTorch)
+#   BENCH_PLOT=1         0: no bench.png (scripts/plot_bench.py) beside the CSV
 #   BENCH_OUT=DIR        where bench.txt (this output) and bench.csv go
 #                        (default $BUILD_DIR/bench); -o sets the CSV path alone
 #   BUILD_DIR            the build to use and (re)build (default build/)
@@ -431,6 +432,14 @@ main() {
     echo
     echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "csv: $CSV"
+    if [ "${BENCH_PLOT:-1}" != 0 ] && "$PY" -c 'import matplotlib' 2>/dev/null; then
+        local png="${CSV%.csv}.png"
+        if timeout 120 "$PY" "$REPO/scripts/plot_bench.py" "$CSV" -o "$png" >/dev/null 2>"$WORK/plot.err"; then
+            echo "plot: $png"
+        else
+            echo "plot: scripts/plot_bench.py failed: $(tail -1 "$WORK/plot.err")"
+        fi
+    fi
 }
 
 main 2>&1 | tee "$OUT_DIR/bench.txt"

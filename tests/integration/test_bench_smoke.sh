@@ -112,6 +112,7 @@ is_png() { # file min_bytes
         [ "$(stat -c %s "$1")" -ge "$2" ]
 }
 if [ "$have_mpl" = 1 ]; then
+    check "bench.sh drew bench.png beside the CSV" is_png "$TMP/out/bench.png" 20000
     timeout 60 "$PY" "$DDP_SOURCE_DIR/scripts/plot_bench.py" "$CSV" -o "$TMP/bench.png" >/dev/null 2>"$TMP/plot.err"
     RC=$?
     check "plot_bench.py: exit 0 (rc=$RC), a PNG of >= 20 kB ($(stat -c %s "$TMP/bench.png" 2>/dev/null) bytes)" \
