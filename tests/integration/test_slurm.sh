@@ -110,7 +110,13 @@ requeued=0
 for _ in $(seq 300); do
     if [ "$(field "$B" Restarts)" = 1 ] && [ "$(field "$B" JobState)" = PENDING ]; then
         requeued=1
-        sleep 2
+        # the old attempt's step (same id, $B.0, as the new one's) must be gone
+        # from slurmd first, or the new srun's launch is aborted
+        for _ in $(seq 100); do
+            [ -z "$(timeout 5 squeue -h -s -j "$B" 2>/dev/null)" ] && break
+            sleep 0.1
+        done
+        sleep 3
         timeout 10 scontrol update JobId="$B" StartTime=now
         break
     fi
