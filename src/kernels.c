@@ -328,7 +328,11 @@ static double grad_rows(ddp_task kind, const float *restrict xs, const float *re
             int64_t row = idx ? idx[sel] : sel;
             x[r] = xs + row * F;
             y[r] = ys[row];
-            if (idx && i + PREFETCH_ROWS + r < hi) prefetch_row(xs + idx[i + PREFETCH_ROWS + r] * F, F);
+            if (idx && i + PREFETCH_ROWS + r < hi) { /* the row and its label: both scattered */
+                int64_t ahead = idx[i + PREFETCH_ROWS + r];
+                prefetch_row(xs + ahead * F, F);
+                __builtin_prefetch(ys + ahead, 0, 1);
+            }
         }
         loss += grad_block(kind, x, y, n_rows, w, b, F, n_out, gf, g + n_w, z);
         if ((i - lo + ROW_BLOCK) % FLUSH_ROWS == 0 || i + ROW_BLOCK >= hi) flush(g, gf, n_w);
