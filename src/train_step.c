@@ -66,13 +66,22 @@ static int64_t mean_slice(trainer *t, const double *grads, int64_t p0, int64_t p
     ddp_range rs[DDP_MAX_TENSORS];
     int n = slice_ranges(t, p0, p1, rs);
     int64_t bad = -1, pos = p0;
-    for (int r = 0; r < n; r++)
-        for (int64_t i = 0; i < rs[r].n_elems; i++, pos++) {
-            float g = (float)(grads[pos] / count);
-            t->grad_mean[rs[r].offset + i] = g;
-            if (!isfinite(g) && bad < 0) bad = rs[r].offset + i;
-            *gn += (double)g * g;
+    for (int r = 0; r < n; r++) {
+        const double *restrict src = grads + pos;
+        float *restrict dst = t->grad_mean + rs[r].offset;
+        double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
+        for (int64_t i = 0; i < rs[r].n_elems; i++) { /* branch-free: vectorises */
+            float g = (float)(src[i] / count);
+            dst[i] = g;
+            sq += (double)g * g;
         }
+        if (!isfinite(sq)) /* a non-finite element (or an overflow): find the first */
+            for (int64_t i = 0; i < rs[r].n_elems && bad < 0; i++)
+                if (!isfinite(dst[i])) bad = rs[r].offset + i;
+        *gn += sq;
+        pos += rs[r].n_elems;
+    }
     return bad;
 }
 
@@ -186,11 +195,14 @@ int ddp_train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, ddp_step_
 
     double un = 0;
     bad = -1;
-    for (int64_t i = 0; i < m->n_params; i++) {
+#pragma omp simd reduction(+ : un)
+    for (int64_t i = 0; i < m->n_params; i++) { /* branch-free: vectorises */
         double d = (double)m->params[i] - (double)t->prev_params[i];
         un += d * d;
-        if (!isfinite(m->params[i]) && bad < 0) bad = i;
     }
+    if (!isfinite(un)) /* a non-finite weight (or an overflow): find the first */
+        for (int64_t i = 0; i < m->n_params && bad < 0; i++)
+            if (!isfinite(m->params[i])) bad = i;
     res->update_norm = sqrt(un);
     ddp_timer_stop(&t->timers, DDP_PHASE_OPTIM, ddp_now());
     if (bad >= 0 && cfg->nan_skip) {
