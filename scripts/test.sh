@@ -9,7 +9,10 @@
 #        DDP_SANITIZERS=0 scripts/test.sh  skips stages 2 and 3 (quick local runs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-ddp_install_missing
+# + h5py (test_export reads checkpoints with it) and matplotlib (test_bench_smoke
+# runs the plot scripts); PyTorch is not installed here: it is large, and the
+# tests that use it (the benchmark's reference rows, the export) skip without it
+ddp_install_missing python3-h5py python3-matplotlib
 ddp_build
 (cd "$BUILD_DIR" && ctest --output-on-failure --timeout 900 "$@")
 
