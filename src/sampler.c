@@ -60,6 +60,7 @@ int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_s
     s->shuffle = shuffle;
     s->seed = seed;
     s->epoch = -1;
+    s->n_threads = 1;
     int64_t n_local = plan->row_end - plan->row_begin;
     s->order = malloc((size_t)(n_local > 0 ? n_local : 1) * sizeof(int64_t));
     s->shard_sizes = malloc((size_t)plan->n_vshards * sizeof(int64_t));
@@ -107,6 +108,9 @@ void ddp_sampler_set_epoch(ddp_sampler *s, int64_t epoch)
     s->epoch = epoch;
     if (!s->shuffle) return; /* identity order, set at init */
     int64_t base = s->plan.row_begin;
+    int n_threads = s->n_threads > 0 ? s->n_threads : 1;
+    (void)n_threads; /* unused without OpenMP */
+#pragma omp parallel for schedule(dynamic) num_threads(n_threads)
     for (int64_t v = s->plan.vshard_begin; v < s->plan.vshard_end; v++) {
         int64_t first = ddp_vshard_row_begin(s->plan.n_rows, s->plan.n_vshards, v) - base;
         int64_t n = s->shard_sizes[v];

@@ -193,6 +193,7 @@ static int setup(trainer *t, char *err)
         t->n_active += tt->n_elems;
     }
     t->n_threads = cfg->threads > 0 ? (int)cfg->threads : ddp_default_threads();
+    t->sampler.n_threads = t->n_threads;
     int64_t P = t->model.n_params;
     t->grad_sum = calloc((size_t)P, sizeof(double));
     t->reduce_buf = calloc((size_t)(t->n_active + RED_EXTRA), sizeof(double));
@@ -532,7 +533,9 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
     window log_w, epoch_w;
     window_reset(&log_w, &t.timers);
     for (epoch = t.start.epoch; epoch < cfg->epochs && step < total && !stopped; epoch++) {
-        ddp_sampler_set_epoch(&t.sampler, epoch);
+        double t_order = ddp_now();
+        ddp_sampler_set_epoch(&t.sampler, epoch); /* the epoch's row order: data time */
+        ddp_timer_add(&t.timers, DDP_PHASE_DATA, t_order, ddp_now());
         window_reset(&epoch_w, &t.timers);
         for (int64_t k = (epoch == t.start.epoch ? t.start.batch_in_epoch : 0); k < per_epoch && step < total; k++) {
             ddp_step_result s;

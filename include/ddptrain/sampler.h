@@ -54,6 +54,7 @@ typedef struct ddp_sampler {
     int64_t *shard_sizes;    /* [n_vshards] rows of every virtual shard: q or q + 1 */
     int64_t q;               /* floor(n_rows / n_vshards): rows of the smaller shards */
     int64_t *big_before;     /* [n_vshards + 1] shards of q + 1 rows before shard v */
+    int n_threads;           /* set_epoch shuffles the shards on this many OpenMP threads (init: 1) */
 } ddp_sampler;
 
 int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_size, int drop_last, int shuffle,
@@ -64,7 +65,9 @@ int64_t ddp_sampler_batches_per_epoch(const ddp_sampler *s);
 int64_t ddp_sampler_global_batch_rows(const ddp_sampler *s, int64_t k);
 /* Largest number of local rows any batch can give this rank (to size buffers). */
 int64_t ddp_sampler_max_local_rows(const ddp_sampler *s);
-/* Prepare the order of epoch e (cheap when shuffle is off). */
+/* Prepare the order of epoch e (cheap when shuffle is off). Shards are
+ * shuffled independently, on s->n_threads threads: the order does not
+ * depend on the thread count. */
 void ddp_sampler_set_epoch(ddp_sampler *s, int64_t epoch);
 /* This rank's rows of global batch k of the current epoch, as local row
  * indices (0-based into the shard), into idx; returns how many. */

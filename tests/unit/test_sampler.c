@@ -111,6 +111,27 @@ static int64_t global_batch(int64_t n_rows, int64_t v, int world, int64_t bs, in
     return n;
 }
 
+/* The epoch order is the same whatever the threads that shuffle it. */
+static void test_order_independent_of_threads(void **state)
+{
+    (void)state;
+    char err[DDP_ERR_LEN];
+    ddp_shard_plan p;
+    assert_int_equal(ddp_sampler_plan(100003, 64, 0, 1, &p, err), DDP_OK);
+    ddp_sampler one;
+    assert_int_equal(ddp_sampler_init(&one, &p, 100, 0, 1, 7, err), DDP_OK);
+    ddp_sampler_set_epoch(&one, 3);
+    for (int threads = 2; threads <= 4; threads++) {
+        ddp_sampler many;
+        assert_int_equal(ddp_sampler_init(&many, &p, 100, 0, 1, 7, err), DDP_OK);
+        many.n_threads = threads;
+        ddp_sampler_set_epoch(&many, 3);
+        assert_memory_equal(one.order, many.order, (size_t)(p.row_end - p.row_begin) * sizeof(int64_t));
+        ddp_sampler_free(&many);
+    }
+    ddp_sampler_free(&one);
+}
+
 static void test_batches_invariant(void **state)
 {
     (void)state;
@@ -165,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_vshard_bounds_independent_of_ranks),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_batches_invariant),
+        cmocka_unit_test(test_order_independent_of_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
