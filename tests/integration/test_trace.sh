@@ -23,13 +23,14 @@ for n in 1 2 4; do
     ok=1
     for ((r = 0; r < n; r++)); do
         grep -q "\"process_name\",\"ph\":\"M\",\"pid\":$r,.*\"rank $r\"" "$T" || ok=0
-        for phase in data compute allreduce optimizer; do
+        for phase in compute allreduce optimizer; do
             [ "$(spans_of "$T" "$r" "$phase")" -eq "$steps" ] || ok=0
         done
+        [ "$(spans_of "$T" "$r" data)" -eq $((steps + 2)) ] || ok=0 # + each epoch's shuffle
         [ "$(spans_of "$T" "$r" eval)" -eq 2 ] || ok=0        # one validation pass per epoch
         [ "$(spans_of "$T" "$r" checkpoint)" -ge 3 ] || ok=0  # steps 20, 40, 60
     done
-    check "$n ranks: per rank a named process and $steps spans of each step phase, 2 eval, >= 3 checkpoint" test "$ok" -eq 1
+    check "$n ranks: per rank a named process, $steps spans of each step phase (+2 data: the epoch orders), 2 eval, >= 3 checkpoint" test "$ok" -eq 1
     # per rank: spans in time order, none overlapping the previous one, none negative
     check "$n ranks: spans of each rank are ordered and do not overlap" awk -F'[:,]' '
         /"ph":"X"/ { for (i = 1; i < NF; i++) { if ($i == "\"pid\"") p = $(i + 1); if ($i == "\"ts\"") ts = $(i + 1);
