@@ -160,9 +160,11 @@ int ddp_train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, ddp_step_
      * elements; after a non-finite element nothing more is applied */
     int64_t bad = -1;
     for (int i = 0; i < n_buckets; i++) {
-        if (i > 0) { /* waiting is reduction time; the rest is the optimizer's */
+        if (i > 0) { /* waiting is reduction time (and the watchdog's phase); the rest is the optimizer's */
             ddp_timer_stop(&t->timers, DDP_PHASE_OPTIM, ddp_now());
+            ddp_watchdog_progress(step + 1, "allreduce");
             ddp_comm_wait(&t->requests[i]);
+            ddp_watchdog_progress(step + 1, "optimizer");
             ddp_timer_stop(&t->timers, DDP_PHASE_ALLREDUCE, ddp_now());
         }
         int64_t p0 = i == 0 ? 0 : (int64_t)i * per - RED_EXTRA;
