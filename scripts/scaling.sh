@@ -11,7 +11,7 @@
 #     --rows N --features F --classes C    the softmax problem (default 65536 x 256, 10)
 #     --batch B                 strong: the global batch (default 8192)
 #     --batch-per-worker b      weak: global batch = b x ranks x threads (default 512)
-#     --steps S                 timed steps per run (default 30); --repeat R rounds, best of R (default 3)
+#     --steps S                 timed steps per run (default 30); --repeat R rounds, best of R (default 5)
 #     --out DIR                 results (default scaling-<date>)
 #     --launcher auto|mpirun|srun   (auto: srun inside a Slurm allocation, else mpirun)
 #     --no-plot                 skip the PNG (no matplotlib needed)
@@ -37,7 +37,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 set +e
 
 MODE=both RANKS="1 2 4 8" THREADS="1 2" ROWS=65536 FEATURES=256 CLASSES=10 BATCH=8192 BPW=512 STEPS=30
-REPEAT=3 OUT="scaling-$(date +%Y%m%d-%H%M%S)" LAUNCHER=auto PLOT=1 MAX_ERROR=()
+REPEAT=5 OUT="scaling-$(date +%Y%m%d-%H%M%S)" LAUNCHER=auto PLOT=1 MAX_ERROR=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --mode) MODE="$2"; shift 2 ;;
