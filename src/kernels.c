@@ -16,6 +16,8 @@
  * the loss NaN, which the training loop reports as a numeric failure. */
 #include "ddptrain/kernels.h"
 
+#include "ddptrain/fastmath.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -37,12 +39,12 @@
 /* Rows of a shuffled batch are scattered over the shard: the hardware
  * prefetcher cannot guess the next one, so each would cost a full memory
  * latency per cache line. Ask for the row PREFETCH_ROWS ahead, every line. */
-#define PREFETCH_ROWS 8
+#define PREFETCH_ROWS 16
 static inline void prefetch_row(const float *x, int64_t n)
 {
     const char *p = (const char *)x, *end = (const char *)(x + n);
     for (; p < end; p += 64)
-        __builtin_prefetch(p, 0, 1);
+        __builtin_prefetch(p, 0, 2);
 }
 
 /* Dot product of a float weight row and a float feature row, in double. The
@@ -117,41 +119,23 @@ static inline double softmax_row(double *restrict z, int64_t n_classes, int64_t 
         m = z[k] > m ? z[k] : m;
     double zc = c >= 0 ? z[c] : NAN;
     double s = 0.0;
+    DDP_OMP(omp simd reduction(+ : s))
     for (int64_t k = 0; k < n_classes; k++) {
-        z[k] = exp(z[k] - m);
+        z[k] = ddp_exp_nonpos(z[k] - m); /* z - max z <= 0 (or NaN) */
         s += z[k];
     }
     double inv = 1.0 / s;
     for (int64_t k = 0; k < n_classes; k++)
         z[k] *= inv;
     if (c >= 0) z[c] -= 1.0;
-    return m + log(s) - zc;
+    return m + ddp_log_ge1(s) - zc; /* s >= 1: the max term is 1 */
 }
 
-/* One row's loss from its logits z [n_out], and dloss/dz written over z. */
+/* One row's softmax loss from its logits z [n_out], and dloss/dz written
+ * over z. (Linear and logistic rows go a block at a time: loss_dz_block.) */
 static inline double loss_and_dz(ddp_task kind, double *restrict z, float y, int64_t n_out)
 {
-    double loss;
-    switch (kind) {
-    case DDP_TASK_LINEAR: {
-        double r = z[0] - (double)y;
-        loss = r * r;
-        z[0] = 2.0 * r;
-        break;
-    }
-    case DDP_TASK_LOGISTIC: { /* bce_logits and sigmoid sharing one exp: the same values */
-        double e = exp(-fabs(z[0]));
-        loss = (z[0] > 0 ? z[0] : 0.0) - z[0] * (double)y + log1p(e);
-        z[0] = (z[0] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e)) - (double)y;
-        break;
-    }
-    case DDP_TASK_SOFTMAX:
-        loss = softmax_row(z, n_out, class_of(y, n_out));
-        break;
-    default:
-        loss = NAN;
-    }
-    return loss;
+    return kind == DDP_TASK_SOFTMAX ? softmax_row(z, n_out, class_of(y, n_out)) : NAN;
 }
 
 /* Rows are taken ROW_BLOCK at a time. Their logits share each load of a
@@ -199,6 +183,38 @@ DDP_HOT static inline void axpy_block(float *restrict gf, const double *d, const
     DDP_OMP(omp simd)
     for (int64_t j = 0; j < n; j++)
         gf[j] += d0 * x0[j] + d1 * x1[j] + d2 * x2[j] + d3 * x3[j];
+}
+
+/* The block's rows' losses (summed) for one output (linear: squared error;
+ * logistic: BCE with logits), and dloss/dz written over z [ROW_BLOCK]; rows
+ * from n_rows on (a short block's padding) get dz = 0 and add no loss. All
+ * rows at once in vector lanes: no libm call (fastmath.h). */
+DDP_HOT static inline double loss_dz_block(ddp_task kind, double *restrict z, const float *restrict y, int n_rows)
+{
+    double loss = 0.0;
+    if (kind == DDP_TASK_LINEAR) {
+        DDP_OMP(omp simd reduction(+ : loss))
+        for (int r = 0; r < ROW_BLOCK; r++) {
+            double res = z[r] - (double)y[r];
+            loss += r < n_rows ? res * res : 0.0;
+            z[r] = r < n_rows ? 2.0 * res : 0.0;
+        }
+    } else if (kind == DDP_TASK_LOGISTIC) {
+        /* max(z,0) - z y + log1p(e) and sigmoid(z) - y, sharing e = exp(-|z|);
+         * neither overflows for any z */
+        DDP_OMP(omp simd reduction(+ : loss))
+        for (int r = 0; r < ROW_BLOCK; r++) {
+            double zr = z[r], yr = (double)y[r];
+            double e = ddp_exp_nonpos(-fabs(zr));
+            double l = (zr > 0 ? zr : 0.0) - zr * yr + ddp_log1p_unit(e);
+            double d = (zr >= 0 ? 1.0 : e) / (1.0 + e) - yr;
+            loss += r < n_rows ? l : 0.0;
+            z[r] = r < n_rows ? d : 0.0;
+        }
+    } else {
+        loss = NAN;
+    }
+    return loss;
 }
 
 /* Four classes at once (softmax): 16 independent sums, and each load of a
@@ -267,9 +283,13 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
             z[r * n_out + k] = (double)b[k] + part[r];
     }
     double loss = 0.0;
-    for (int r = 0; r < ROW_BLOCK; r++) {
-        if (r < n_rows) loss += loss_and_dz(kind, z + r * n_out, y[r], n_out);
-        else memset(z + r * n_out, 0, (size_t)n_out * sizeof(double));
+    if (n_out == 1 && kind != DDP_TASK_SOFTMAX) {
+        loss = loss_dz_block(kind, z, y, n_rows);
+    } else {
+        for (int r = 0; r < ROW_BLOCK; r++) {
+            if (r < n_rows) loss += loss_and_dz(kind, z + r * n_out, y[r], n_out);
+            else memset(z + r * n_out, 0, (size_t)n_out * sizeof(double));
+        }
     }
     for (k = 0; k + CLASS_BLOCK <= n_out; k += CLASS_BLOCK) { /* pass 2, rows in cache: the gradient */
         double d[CLASS_BLOCK * ROW_BLOCK];
