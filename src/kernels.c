@@ -132,7 +132,7 @@ static inline double softmax_row(double *restrict z, int64_t n_classes, int64_t 
 }
 
 /* One row's softmax loss from its logits z [n_out], and dloss/dz written
- * over z. (Linear and logistic rows go a block at a time: loss_dz_block.) */
+ * over z. (Linear and logistic rows go a chunk at a time: loss_dz_chunk.) */
 static inline double loss_and_dz(ddp_task kind, double *restrict z, float y, int64_t n_out)
 {
     return kind == DDP_TASK_SOFTMAX ? softmax_row(z, n_out, class_of(y, n_out)) : NAN;
@@ -152,6 +152,8 @@ static inline double loss_and_dz(ddp_task kind, double *restrict z, float y, int
  * GEMM; per-row losses and dz are computed in float64. */
 #define ROW_BLOCK 4
 #define FLUSH_ROWS 64
+/* one-output models: rows per chunk (see grad_rows_one) */
+#define CHUNK_ROWS 16
 /* inlined into each instruction-set clone of grad_rows (below), so that
  * the loops are vectorised for that clone's instruction set */
 #if defined(__GNUC__)
@@ -185,36 +187,52 @@ DDP_HOT static inline void axpy_block(float *restrict gf, const double *d, const
         gf[j] += d0 * x0[j] + d1 * x1[j] + d2 * x2[j] + d3 * x3[j];
 }
 
-/* The block's rows' losses (summed) for one output (linear: squared error;
- * logistic: BCE with logits), and dloss/dz written over z [ROW_BLOCK]; rows
- * from n_rows on (a short block's padding) get dz = 0 and add no loss. All
+/* A chunk's losses (summed) for one output (linear: squared error;
+ * logistic: BCE with logits), and dloss/dz written over z [CHUNK_ROWS]; rows
+ * from n_rows on (a short chunk's padding) get dz = 0 and add no loss. All
  * rows at once in vector lanes: no libm call (fastmath.h). */
-DDP_HOT static inline double loss_dz_block(ddp_task kind, double *restrict z, const float *restrict y, int n_rows)
+DDP_HOT static inline double loss_dz_chunk(ddp_task kind, double *restrict z, const float *restrict y, int n_rows)
 {
-    double loss = 0.0;
+    double l[CHUNK_ROWS]; /* per row: a reduction in the simd loop would stop GCC vectorising it */
     if (kind == DDP_TASK_LINEAR) {
-        DDP_OMP(omp simd reduction(+ : loss))
-        for (int r = 0; r < ROW_BLOCK; r++) {
+        DDP_OMP(omp simd)
+        for (int r = 0; r < CHUNK_ROWS; r++) {
             double res = z[r] - (double)y[r];
-            loss += r < n_rows ? res * res : 0.0;
-            z[r] = r < n_rows ? 2.0 * res : 0.0;
+            l[r] = res * res;
+            z[r] = 2.0 * res;
         }
     } else if (kind == DDP_TASK_LOGISTIC) {
         /* max(z,0) - z y + log1p(e) and sigmoid(z) - y, sharing e = exp(-|z|);
          * neither overflows for any z */
-        DDP_OMP(omp simd reduction(+ : loss))
-        for (int r = 0; r < ROW_BLOCK; r++) {
+        DDP_OMP(omp simd)
+        for (int r = 0; r < CHUNK_ROWS; r++) {
             double zr = z[r], yr = (double)y[r];
             double e = ddp_exp_nonpos(-fabs(zr));
-            double l = (zr > 0 ? zr : 0.0) - zr * yr + ddp_log1p_unit(e);
-            double d = (zr >= 0 ? 1.0 : e) / (1.0 + e) - yr;
-            loss += r < n_rows ? l : 0.0;
-            z[r] = r < n_rows ? d : 0.0;
+            l[r] = (zr > 0 ? zr : 0.0) - zr * yr + ddp_log1p_unit(e);
+            z[r] = (zr >= 0 ? 1.0 : e) / (1.0 + e) - yr;
         }
     } else {
-        loss = NAN;
+        return NAN;
+    }
+    double loss = 0.0;
+    for (int r = 0; r < CHUNK_ROWS; r++) {
+        loss += r < n_rows ? l[r] : 0.0;
+        z[r] = r < n_rows ? z[r] : 0.0;
     }
     return loss;
+}
+
+/* gf += sum_r d[r] x_r over 8 rows: each accumulator loaded and stored once */
+DDP_HOT static inline void axpy_rows8(float *restrict gf, const double *d, const float *const *x, int64_t n)
+{
+    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
+    const float *restrict x4 = x[4], *restrict x5 = x[5], *restrict x6 = x[6], *restrict x7 = x[7];
+    const float d0 = (float)d[0], d1 = (float)d[1], d2 = (float)d[2], d3 = (float)d[3];
+    const float d4 = (float)d[4], d5 = (float)d[5], d6 = (float)d[6], d7 = (float)d[7];
+    DDP_OMP(omp simd)
+    for (int64_t j = 0; j < n; j++)
+        gf[j] += (d0 * x0[j] + d1 * x1[j] + d2 * x2[j] + d3 * x3[j]) +
+                 (d4 * x4[j] + d5 * x5[j] + d6 * x6[j] + d7 * x7[j]);
 }
 
 /* Four classes at once (softmax): 16 independent sums, and each load of a
@@ -283,13 +301,9 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
             z[r * n_out + k] = (double)b[k] + part[r];
     }
     double loss = 0.0;
-    if (n_out == 1 && kind != DDP_TASK_SOFTMAX) {
-        loss = loss_dz_block(kind, z, y, n_rows);
-    } else {
-        for (int r = 0; r < ROW_BLOCK; r++) {
-            if (r < n_rows) loss += loss_and_dz(kind, z + r * n_out, y[r], n_out);
-            else memset(z + r * n_out, 0, (size_t)n_out * sizeof(double));
-        }
+    for (int r = 0; r < ROW_BLOCK; r++) {
+        if (r < n_rows) loss += loss_and_dz(kind, z + r * n_out, y[r], n_out);
+        else memset(z + r * n_out, 0, (size_t)n_out * sizeof(double));
     }
     for (k = 0; k + CLASS_BLOCK <= n_out; k += CLASS_BLOCK) { /* pass 2, rows in cache: the gradient */
         double d[CLASS_BLOCK * ROW_BLOCK];
@@ -330,12 +344,59 @@ DDP_HOT static inline void flush(double *restrict g, float *restrict gf, int64_t
 #define DDP_SIMD_CLONES
 #endif
 
+/* Linear and logistic (one output): CHUNK_ROWS rows at a time, in three
+ * passes. First every row's logit: the rows come from memory, ROW_BLOCK at a
+ * time sharing each weight load, while the rows PREFETCH_ROWS ahead are
+ * requested. Then the chunk's losses and dz, all rows in vector lanes. Then
+ * the gradient, the chunk's rows still in L1, 8 rows per load and store of
+ * each accumulator. Same float32 row math and float64 flushes as grad_block. */
+DDP_HOT static inline double grad_rows_one(ddp_task kind, const float *restrict xs, const float *restrict ys,
+                                           const int64_t *restrict idx, int64_t lo, int64_t hi,
+                                           const float *restrict w, double b, int64_t F,
+                                           double *restrict g, float *restrict gf, double *restrict z)
+{
+    double loss = 0.0, gb = 0.0;
+    memset(gf, 0, (size_t)F * sizeof(float));
+    for (int64_t i = lo; i < hi; i += CHUNK_ROWS) {
+        int n_rows = hi - i < CHUNK_ROWS ? (int)(hi - i) : CHUNK_ROWS;
+        const float *x[CHUNK_ROWS];
+        float y[CHUNK_ROWS];
+        for (int r = 0; r < CHUNK_ROWS; r++) { /* a short chunk repeats its first row */
+            int64_t sel = i + (r < n_rows ? r : 0);
+            int64_t row = idx ? idx[sel] : sel;
+            x[r] = xs + row * F;
+            y[r] = ys[row];
+        }
+        for (int r = 0; r < CHUNK_ROWS; r += ROW_BLOCK) {
+            for (int q = r; q < r + ROW_BLOCK && idx && i + PREFETCH_ROWS + q < hi; q++) {
+                int64_t ahead = idx[i + PREFETCH_ROWS + q]; /* the row and its label: both scattered */
+                prefetch_row(xs + ahead * F, F);
+                __builtin_prefetch(ys + ahead, 0, 2);
+            }
+            double part[ROW_BLOCK];
+            dots_block(w, x + r, F, part);
+            for (int q = 0; q < ROW_BLOCK; q++)
+                z[r + q] = b + part[q];
+        }
+        loss += loss_dz_chunk(kind, z, y, n_rows);
+        for (int r = 0; r < CHUNK_ROWS; r++)
+            gb += z[r];
+        for (int r = 0; r < CHUNK_ROWS; r += 8)
+            axpy_rows8(gf, z + r, x + r, F);
+        if ((i - lo + CHUNK_ROWS) % FLUSH_ROWS == 0 || i + CHUNK_ROWS >= hi) flush(g, gf, F);
+    }
+    g[F] += gb;
+    return loss;
+}
+
 DDP_SIMD_CLONES
 static double grad_rows(ddp_task kind, const float *restrict xs, const float *restrict ys,
                         const int64_t *restrict idx, int64_t lo, int64_t hi, const float *restrict w,
                         const float *restrict b, int64_t F, int64_t n_out, double *restrict g,
                         float *restrict gf, double *restrict z)
 {
+    if (n_out == 1 && (kind == DDP_TASK_LINEAR || kind == DDP_TASK_LOGISTIC))
+        return grad_rows_one(kind, xs, ys, idx, lo, hi, w, (double)b[0], F, g, gf, z);
     double loss = 0.0;
     const int64_t n_w = n_out * F;
     memset(gf, 0, (size_t)n_w * sizeof(float));
@@ -362,10 +423,16 @@ static double grad_rows(ddp_task kind, const float *restrict xs, const float *re
 
 /* ------------------------------------------------------------- scratch */
 
+/* per-thread logits: a block's (ROW_BLOCK rows x n_out) or a chunk's */
+static int64_t z_elems(int64_t n_out)
+{
+    return ROW_BLOCK * n_out > CHUNK_ROWS ? ROW_BLOCK * n_out : CHUNK_ROWS;
+}
+
 static int64_t block_stride(int64_t n_params, int64_t n_out)
 {
     /* grad, a block's logits, loss, then the float accumulators (2 per double) */
-    int64_t n = n_params + ROW_BLOCK * n_out + 1 + (n_params + 1) / 2;
+    int64_t n = n_params + z_elems(n_out) + 1 + (n_params + 1) / 2;
     return (n + LINE_DOUBLES - 1) / LINE_DOUBLES * LINE_DOUBLES;
 }
 
@@ -425,8 +492,8 @@ void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const
         memset(g, 0, (size_t)n_params * sizeof(double)); /* first touch by the owner */
         int64_t lo, hi;
         chunk(n_idx, t, n_team, &lo, &hi);
-        float *restrict gf = (float *)(z + ROW_BLOCK * n_out + 1);
-        z[ROW_BLOCK * n_out] = grad_rows(kind, xs, ys, idx, lo, hi, w, b, F, n_out, g, gf, z);
+        float *restrict gf = (float *)(z + z_elems(n_out) + 1);
+        z[z_elems(n_out)] = grad_rows(kind, xs, ys, idx, lo, hi, w, b, F, n_out, g, gf, z);
         DDP_OMP(omp barrier)
         /* sum the blocks in thread order: deterministic for a fixed team */
         DDP_OMP(omp for schedule(static))
@@ -440,7 +507,7 @@ void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const
         {
             double s = 0.0;
             for (int u = 0; u < n_team; u++)
-                s += base[(int64_t)u * stride + n_params + ROW_BLOCK * n_out];
+                s += base[(int64_t)u * stride + n_params + z_elems(n_out)];
             *loss_sum = s;
         }
     }
