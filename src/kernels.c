@@ -283,30 +283,49 @@ DDP_HOT static inline void axpy_rows8(float *restrict gf, const double *d, const
                  (d4 * x4[j] + d5 * x5[j] + d6 * x6[j] + d7 * x7[j]);
 }
 
-/* Four classes at once (softmax): 16 independent sums, and each load of a
- * row serves four weight rows (loads, not FMAs, bound the one-class loop). */
-#define CLASS_BLOCK 4
-DDP_HOT static inline void dots_block4(const float *restrict w, int64_t F, const float *const *x, int64_t n,
-                                       double *out /* [CLASS_BLOCK][ROW_BLOCK] */)
+/* Two classes at once (softmax): 8 independent sums; each load of a row
+ * serves two weight rows and each load of a weight row four rows.
+ * pf, if not NULL, is a row wanted soon: one of its lines is requested per
+ * vector step, spread over the arithmetic. (Softmax rows are long: asked
+ * for in one burst, a block's 4 rows of 784 floats are 196 lines, which fill
+ * the core's queue of outstanding misses and stall it; perf put a fifth of
+ * the kernel's time on those prefetch instructions.) */
+#define DOT_CLASSES 2
+DDP_HOT static inline void dots_block2(const float *restrict w, int64_t F, const float *const *x, int64_t n,
+                                       double *out /* [DOT_CLASSES][ROW_BLOCK] */, const float *pf)
 {
     const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
-    const float *restrict w0 = w, *restrict w1 = w + F, *restrict w2 = w + 2 * F, *restrict w3 = w + 3 * F;
+    const float *restrict w0 = w, *restrict w1 = w + F;
     float a00 = 0, a01 = 0, a02 = 0, a03 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0;
-    float a20 = 0, a21 = 0, a22 = 0, a23 = 0, a30 = 0, a31 = 0, a32 = 0, a33 = 0;
-    DDP_OMP(omp simd reduction(+ : a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33))
-    for (int64_t j = 0; j < n; j++) {
-        float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j];
-        float u0 = w0[j], u1 = w1[j], u2 = w2[j], u3 = w3[j];
+    int64_t j = 0;
+#ifdef DDP_VEC16
+    if (n >= 16) {
+        v16f u[4] = {{0}, {0}, {0}, {0}}, v[4] = {{0}, {0}, {0}, {0}};
+        for (; j + 16 <= n; j += 16) {
+            if (pf) __builtin_prefetch(pf + j, 0, 2);
+            v16f r0 = load16(x0 + j), r1 = load16(x1 + j), r2 = load16(x2 + j), r3 = load16(x3 + j);
+            v16f c0 = load16(w0 + j), c1 = load16(w1 + j);
+            u[0] += c0 * r0, u[1] += c0 * r1, u[2] += c0 * r2, u[3] += c0 * r3;
+            v[0] += c1 * r0, v[1] += c1 * r1, v[2] += c1 * r2, v[3] += c1 * r3;
+        }
+        float s[8];
+        sum4(u, s);
+        sum4(v, s + 4);
+        a00 = s[0], a01 = s[1], a02 = s[2], a03 = s[3], a10 = s[4], a11 = s[5], a12 = s[6], a13 = s[7];
+    }
+#endif
+    if (pf) prefetch_row(pf + j, n - j);
+    for (; j < n; j++) {
+        float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j], u0 = w0[j], u1 = w1[j];
         a00 += u0 * v0, a01 += u0 * v1, a02 += u0 * v2, a03 += u0 * v3;
         a10 += u1 * v0, a11 += u1 * v1, a12 += u1 * v2, a13 += u1 * v3;
-        a20 += u2 * v0, a21 += u2 * v1, a22 += u2 * v2, a23 += u2 * v3;
-        a30 += u3 * v0, a31 += u3 * v1, a32 += u3 * v2, a33 += u3 * v3;
     }
     out[0] = a00, out[1] = a01, out[2] = a02, out[3] = a03, out[4] = a10, out[5] = a11, out[6] = a12, out[7] = a13;
-    out[8] = a20, out[9] = a21, out[10] = a22, out[11] = a23, out[12] = a30, out[13] = a31, out[14] = a32,
-    out[15] = a33;
 }
 
+/* the gradient pass takes four classes at once (the loads and stores of the
+ * accumulators bound it, not the FMAs) */
+#define CLASS_BLOCK 4
 /* gf_c += sum_r d[c][r] x_r for four consecutive classes c (rows of gf F apart) */
 DDP_HOT static inline void axpy_block4(float *restrict gf, int64_t F, const double *d /* [4][ROW_BLOCK] */,
                                        const float *const *x, int64_t n)
@@ -330,19 +349,24 @@ DDP_HOT static inline void axpy_block4(float *restrict gf, int64_t F, const doub
  * labels y[r]: weight gradient into gf [n_out*F] (float), bias gradient
  * into gb [n_out] (double). z is per-thread space of ROW_BLOCK * n_out
  * doubles. Returns the rows' loss sum. */
-DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, const float *y, int n_rows,
+DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, const float *const *pf,
+                                        const float *y, int n_rows,
                                         const float *restrict w, const float *restrict b, int64_t F,
                                         int64_t n_out, float *restrict gf, double *restrict gb,
                                         double *restrict z)
 {
-    double part[CLASS_BLOCK * ROW_BLOCK];
+    double part[DOT_CLASSES * ROW_BLOCK];
     int64_t k = 0;
-    for (; k + CLASS_BLOCK <= n_out; k += CLASS_BLOCK) { /* pass 1 over the rows: every logit */
-        dots_block4(w + k * F, F, x, F, part);
-        for (int c = 0; c < CLASS_BLOCK; c++)
+    int c_pf = 0; /* the next of the pf rows to request: one per pair of classes */
+    for (; k + DOT_CLASSES <= n_out; k += DOT_CLASSES) { /* pass 1 over the rows: every logit */
+        dots_block2(w + k * F, F, x, F, part, pf && c_pf < ROW_BLOCK ? pf[c_pf] : NULL);
+        c_pf++;
+        for (int c = 0; c < DOT_CLASSES; c++)
             for (int r = 0; r < ROW_BLOCK; r++)
                 z[r * n_out + k + c] = (double)b[k + c] + part[c * ROW_BLOCK + r];
     }
+    for (; pf && c_pf < ROW_BLOCK; c_pf++) /* fewer than 2 x ROW_BLOCK classes: the rest at once */
+        prefetch_row(pf[c_pf], F);
     for (; k < n_out; k++) {
         dots_block(w + k * F, x, F, part);
         for (int r = 0; r < ROW_BLOCK; r++)
@@ -461,13 +485,19 @@ static double grad_rows(ddp_task kind, const float *restrict xs, const float *re
             int64_t row = idx ? idx[sel] : sel;
             x[r] = xs + row * F;
             y[r] = ys[row];
-            if (idx && i + PREFETCH_ROWS + r < hi) { /* the row and its label: both scattered */
-                int64_t ahead = idx[i + PREFETCH_ROWS + r];
-                prefetch_row(xs + ahead * F, F);
-                __builtin_prefetch(ys + ahead, 0, 1);
-            }
         }
-        loss += grad_block(kind, x, y, n_rows, w, b, F, n_out, gf, g + n_w, z);
+        /* the rows PREFETCH_ROWS ahead (grad_block spreads their requests
+         * over its work) and their labels (one line each: now) */
+        const float *pf[ROW_BLOCK];
+        int n_pf = 0;
+        for (int r = 0; r < ROW_BLOCK && idx && i + PREFETCH_ROWS + r < hi; r++, n_pf++) {
+            int64_t ahead = idx[i + PREFETCH_ROWS + r];
+            pf[r] = xs + ahead * F;
+            __builtin_prefetch(ys + ahead, 0, 2);
+        }
+        for (int r = n_pf; r < ROW_BLOCK; r++)
+            pf[r] = n_pf ? pf[0] : NULL;
+        loss += grad_block(kind, x, n_pf ? pf : NULL, y, n_rows, w, b, F, n_out, gf, g + n_w, z);
         if ((i - lo + ROW_BLOCK) % FLUSH_ROWS == 0 || i + ROW_BLOCK >= hi) flush(g, gf, n_w);
     }
     return loss;
@@ -547,15 +577,17 @@ void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const
         float *restrict gf = (float *)(z + z_elems(n_out) + 1);
         z[z_elems(n_out)] = grad_rows(kind, xs, ys, idx, lo, hi, w, b, F, n_out, g, gf, z);
         DDP_OMP(omp barrier)
-        /* sum the blocks in thread order: deterministic for a fixed team */
-        DDP_OMP(omp for schedule(static))
+        /* sum the blocks in thread order: deterministic for a fixed team.
+         * Both loops only read the blocks (complete at the barrier above)
+         * and the region's end joins the team: no barrier after either. */
+        DDP_OMP(omp for schedule(static) nowait)
         for (int64_t p = 0; p < n_params; p++) {
             double s = 0.0;
             for (int u = 0; u < n_team; u++)
                 s += base[(int64_t)u * stride + p];
             grad[p] = s;
         }
-        DDP_OMP(omp single)
+        DDP_OMP(omp single nowait)
         {
             double s = 0.0;
             for (int u = 0; u < n_team; u++)
