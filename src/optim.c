@@ -52,6 +52,42 @@
 #define DDP_FMA_CLONES
 #endif
 
+DDP_FMA_CLONES
+double ddp_grad_mean(float *restrict dst, const double *restrict sum, int64_t n, double count)
+{
+    double sq = 0.0;
+    int exp2;
+    if (frexp(count, &exp2) == 0.5) { /* a power of two: 1 / count is exact */
+        const double inv = 1.0 / count;
+#pragma omp simd reduction(+ : sq)
+        for (int64_t i = 0; i < n; i++) {
+            float g = (float)(sum[i] * inv);
+            dst[i] = g;
+            sq += (double)g * g;
+        }
+    } else {
+#pragma omp simd reduction(+ : sq)
+        for (int64_t i = 0; i < n; i++) {
+            float g = (float)(sum[i] / count);
+            dst[i] = g;
+            sq += (double)g * g;
+        }
+    }
+    return sq;
+}
+
+DDP_FMA_CLONES
+double ddp_sq_diff(const float *restrict a, const float *restrict b, int64_t n)
+{
+    double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        sq += d * d;
+    }
+    return sq;
+}
+
 const char *ddp_optim_name(ddp_optim_kind kind)
 {
     switch (kind) {

@@ -67,15 +67,8 @@ static int64_t mean_slice(trainer *t, const double *grads, int64_t p0, int64_t p
     int n = slice_ranges(t, p0, p1, rs);
     int64_t bad = -1, pos = p0;
     for (int r = 0; r < n; r++) {
-        const double *restrict src = grads + pos;
-        float *restrict dst = t->grad_mean + rs[r].offset;
-        double sq = 0.0;
-#pragma omp simd reduction(+ : sq)
-        for (int64_t i = 0; i < rs[r].n_elems; i++) { /* branch-free: vectorises */
-            float g = (float)(src[i] / count);
-            dst[i] = g;
-            sq += (double)g * g;
-        }
+        float *dst = t->grad_mean + rs[r].offset;
+        double sq = ddp_grad_mean(dst, grads + pos, rs[r].n_elems, count);
         if (!isfinite(sq)) /* a non-finite element (or an overflow): find the first */
             for (int64_t i = 0; i < rs[r].n_elems && bad < 0; i++)
                 if (!isfinite(dst[i])) bad = rs[r].offset + i;
@@ -195,13 +188,8 @@ int ddp_train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, ddp_step_
     }
     ddp_optim_finish(&t->opt);
 
-    double un = 0;
+    double un = ddp_sq_diff(m->params, t->prev_params, m->n_params);
     bad = -1;
-#pragma omp simd reduction(+ : un)
-    for (int64_t i = 0; i < m->n_params; i++) { /* branch-free: vectorises */
-        double d = (double)m->params[i] - (double)t->prev_params[i];
-        un += d * d;
-    }
     if (!isfinite(un)) /* a non-finite weight (or an overflow): find the first */
         for (int64_t i = 0; i < m->n_params && bad < 0; i++)
             if (!isfinite(m->params[i])) bad = i;

@@ -78,6 +78,16 @@ void ddp_optim_apply(const ddp_optim *opt, float *params, const float *grad, dou
                      int n_ranges);
 void ddp_optim_finish(ddp_optim *opt);
 
+/* The step's vector work around the update, vectorised like it:
+ * ddp_grad_mean writes dst[i] = (float)(sum[i] / count) and returns the sum
+ * of dst[i]^2 in float64 (the squared gradient norm; NaN or Inf if any
+ * element is). When count is a power of two it multiplies by 1 / count,
+ * which gives the same bits without a division per element.
+ * ddp_sq_diff returns the sum of (a[i] - b[i])^2 in float64 (the squared
+ * norm of an update). */
+double ddp_grad_mean(float *dst, const double *sum, int64_t n, double count);
+double ddp_sq_diff(const float *a, const float *b, int64_t n);
+
 /* Learning-rate schedules, a pure function of the step (0-based) so resume
  * needs no scheduler state:
  *   constant  lr
