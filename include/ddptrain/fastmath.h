@@ -49,31 +49,38 @@ static inline double ddp_pow2i(double k)
     return ddp_from_bits(biased << 52);
 }
 
+/* c[0] x^(n-1) + c[1] x^(n-2) + ... + c[n-1], by Horner's rule */
+static inline double ddp_horner(double x, const double *c, int n)
+{
+    double p = c[0];
+    for (int i = 1; i < n; i++)
+        p = p * x + c[i];
+    return p;
+}
+
+/* exp's Taylor series to r^13, highest power first: for |r| <= ln2 / 2 the
+ * first term left out is below 2^-57 */
+static const double ddp_exp_series[14] = {
+    1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+    1.0 / 40320.0,      1.0 / 5040.0,      1.0 / 720.0,      1.0 / 120.0,     1.0 / 24.0,
+    1.0 / 6.0,          0.5,               1.0,              1.0};
+
 /* exp(x) for x <= 0; -inf gives 0, NaN gives NaN. */
 static inline double ddp_exp_nonpos(double x)
 {
     x = x < -746.0 ? -746.0 : x; /* exp(-746) is below the smallest subnormal; NaN passes */
     double n = (x * 0x1.71547652b82fep0 + DDP_FM_SHIFT) - DDP_FM_SHIFT; /* round(x / ln 2) */
     double r = (x - n * DDP_FM_LN2_HI) - n * DDP_FM_LN2_LO;             /* |r| <= ln2 / 2 */
-    /* Taylor series to r^13: the first term left out is below 2^-57 */
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    double p = ddp_horner(r, ddp_exp_series, 14);
     /* 2^n in two factors, each a normal double even when exp(x) is subnormal */
     double a = (n * 0.5 + DDP_FM_SHIFT) - DDP_FM_SHIFT; /* about n / 2, an integer */
     return p * ddp_pow2i(a) * ddp_pow2i(n - a);
 }
+
+/* 1/35, 1/33, ..., 1/3: the series below, highest power first */
+static const double ddp_atanh_series[17] = {1.0 / 35.0, 1.0 / 33.0, 1.0 / 31.0, 1.0 / 29.0, 1.0 / 27.0, 1.0 / 25.0,
+                                            1.0 / 23.0, 1.0 / 21.0, 1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0,
+                                            1.0 / 11.0, 1.0 / 9.0,  1.0 / 7.0,  1.0 / 5.0,  1.0 / 3.0};
 
 /* 2 atanh(s) = log((1 + s) / (1 - s)) for |s| <= 1/3 as a series in s^2:
  * 2 s (1 + s^2/3 + s^4/5 + ...), to the term whose size drops below 2^-57
@@ -81,24 +88,7 @@ static inline double ddp_exp_nonpos(double x)
 static inline double ddp_log_ratio(double s)
 {
     double z = s * s;
-    double p = 1.0 / 35.0;
-    p = p * z + 1.0 / 33.0;
-    p = p * z + 1.0 / 31.0;
-    p = p * z + 1.0 / 29.0;
-    p = p * z + 1.0 / 27.0;
-    p = p * z + 1.0 / 25.0;
-    p = p * z + 1.0 / 23.0;
-    p = p * z + 1.0 / 21.0;
-    p = p * z + 1.0 / 19.0;
-    p = p * z + 1.0 / 17.0;
-    p = p * z + 1.0 / 15.0;
-    p = p * z + 1.0 / 13.0;
-    p = p * z + 1.0 / 11.0;
-    p = p * z + 1.0 / 9.0;
-    p = p * z + 1.0 / 7.0;
-    p = p * z + 1.0 / 5.0;
-    p = p * z + 1.0 / 3.0;
-    return 2.0 * s + 2.0 * s * z * p;
+    return 2.0 * s + 2.0 * s * z * ddp_horner(z, ddp_atanh_series, 17);
 }
 
 /* log1p(u) for u in [0, 1] (u = exp(-|z|) in the logistic loss); NaN gives NaN.
