@@ -62,14 +62,6 @@ static inline double dot_fast(const float *restrict w, const float *restrict x, 
     return acc;
 }
 
-/* g += a * x */
-static inline void axpy_fast(double *restrict g, double a, const float *restrict x, int64_t n)
-{
-    DDP_OMP(omp simd)
-    for (int64_t j = 0; j < n; j++)
-        g[j] += a * (double)x[j];
-}
-
 static double dot_ref(const float *w, const float *x, int64_t n)
 {
     double acc = 0.0;
@@ -133,13 +125,6 @@ static inline double softmax_row(double *restrict z, int64_t n_classes, int64_t 
         z[k] *= inv;
     if (c >= 0) z[c] -= 1.0;
     return m + ddp_log_ge1(s) - zc; /* s >= 1: the max term is 1 */
-}
-
-/* One row's softmax loss from its logits z [n_out], and dloss/dz written
- * over z. (Linear and logistic rows go a chunk at a time: loss_dz_chunk.) */
-static inline double loss_and_dz(ddp_task kind, double *restrict z, float y, int64_t n_out)
-{
-    return kind == DDP_TASK_SOFTMAX ? softmax_row(z, n_out, class_of(y, n_out)) : NAN;
 }
 
 /* Rows are taken ROW_BLOCK at a time. Their logits share each load of a
@@ -378,7 +363,9 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
     }
     double loss = 0.0;
     for (int r = 0; r < ROW_BLOCK; r++) {
-        if (r < n_rows) loss += loss_and_dz(kind, z + r * n_out, y[r], n_out);
+        /* softmax (linear and logistic rows go a chunk at a time: loss_dz_chunk) */
+        if (r < n_rows)
+            loss += kind == DDP_TASK_SOFTMAX ? softmax_row(z + r * n_out, n_out, class_of(y[r], n_out)) : NAN;
         else memset(z + r * n_out, 0, (size_t)n_out * sizeof(double));
     }
     for (k = 0; k + CLASS_BLOCK <= n_out; k += CLASS_BLOCK) { /* pass 2, rows in cache: the gradient */
