@@ -109,8 +109,8 @@ mkdir -p "$OUT_DIR" "$(dirname "$CSV")"
 ddp_workdir bench
 
 CSV_COLUMNS=(bench kind config ranks threads rows features classes batch seconds rows_per_s gb_per_s gflops
-             pct_of_limit x_torch data_pct compute_pct allreduce_pct optimizer_pct checkpoint_pct eval_pct other_pct
-             worst_rows_per_s)
+             pct_of_limit x_torch data_pct compute_pct allreduce_pct allreduce_wait_pct optimizer_pct checkpoint_pct
+             eval_pct other_pct worst_rows_per_s)
 declare -A R
 csv_emit() { # writes the row in R (missing fields empty), then clears R
     local line="" c
@@ -161,7 +161,11 @@ gen_data() { # model rows features classes file
 }
 
 # ddp_train file model batch ranks threads: best (shortest loop) of REPEAT
-# runs; sets SUMMARY to that run's summary line and WORST to the longest loop.
+# runs; sets SUMMARY to that run's summary line and WORST to the longest loop,
+# and AR_COMM / AR_WAIT to rank 0's allreduce seconds split by
+# scripts/trace_summary.py (--trace of the best run) into communication and
+# waiting for the slower rank. (--trace only stores spans in memory during
+# the loop; they are written after it.)
 ddp_train() {
     local best="" line s ck=()
     SUMMARY=""
@@ -170,7 +174,7 @@ ddp_train() {
         [ -z "$CKPT_EVERY" ] || { rm -rf "$WORK/ckpt"; mkdir -p "$WORK/ckpt"; ck=(--checkpoint "$WORK/ckpt/run" --checkpoint-every "$CKPT_EVERY"); }
         if ! OMP_NUM_THREADS="$5" timeout 1800 mpirun -n "$4" --bind-to none "$DDP" train --data "$1" --model "$2" \
             --optimizer sgd --lr "$LR" --batch-size "$3" --epochs 1 --seed 1 --threads "$5" "${ck[@]}" \
-            </dev/null >"$WORK/train.out" 2>&1; then
+            --trace "$WORK/trace.json" </dev/null >"$WORK/train.out" 2>&1; then
             cat "$WORK/train.out" >&2
             echo "bench.sh: ddptrain train ($4 ranks x $5 threads) failed" >&2
             exit 1
@@ -185,9 +189,16 @@ ddp_train() {
         if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then
             best="$s"
             SUMMARY="$line"
+            mv "$WORK/trace.json" "$WORK/trace_best.json"
         fi
         if [ -z "$WORST" ] || awk -v a="$s" -v b="$WORST" 'BEGIN { exit !(a > b) }'; then WORST="$s"; fi
     done
+    "$PY" "$HERE/../trace_summary.py" --kv "$WORK/trace_best.json" >"$WORK/split.out" || {
+        echo "bench.sh: scripts/trace_summary.py could not read the trace" >&2
+        exit 1
+    }
+    AR_COMM=$(awk '$1 == "allreduce_comm_s" { print $2 }' "$WORK/split.out")
+    AR_WAIT=$(awk '$1 == "allreduce_wait_s" { print $2 }' "$WORK/split.out")
 }
 
 # ------------------------------------------------------------------ training benchmarks
@@ -224,12 +235,13 @@ bench_model() { # name model base_rows features classes batch
     shuf_rows=$(calc "$shuf_gbs * 1e9 / $row_bytes")
 
     # ddptrain
-    local -A D_RPS D_SUM D_WORST
+    local -A D_RPS D_SUM D_WORST D_WAIT
     local cfg
     for cfg in "1 2" "2 1"; do
         set -- $cfg
         ddp_train "$file" "$model" "$batch" "$1" "$2"
         D_SUM[$cfg]="$SUMMARY"
+        D_WAIT[$cfg]="$AR_WAIT"
         local epochs
         epochs=$(jget epochs "$SUMMARY")
         D_RPS[$cfg]=$(calc "$rows * ${epochs:-1} / $(jget seconds "$SUMMARY")")
@@ -284,6 +296,7 @@ bench_model() { # name model base_rows features classes batch
             other=$(calc "$other - $v")
         done
         R[other_pct]=$(calc "100 * $other / $secs")
+        R[allreduce_wait_pct]=$(calc "100 * ${D_WAIT[$cfg]} / $secs")
         csv_emit
     done
     if [ "$torch_on" = 1 ]; then
@@ -309,9 +322,10 @@ bench_model() { # name model base_rows features classes batch
     echo "    ref: membw --rows $features, the same sum over rows in shuffled order, L2-prefetched: not a limit)"
 
     # phase split
-    local phdr="%-40s %6s %8s %10s %10s %11s %6s %6s\n"
+    local phdr="%-40s %6s %8s %10s %9s %10s %11s %6s %6s\n"
     echo
-    printf "$phdr" "time split, % of loop seconds (rank 0)" data compute allreduce optimizer checkpoint eval other
+    printf "$phdr" "time split, % of loop seconds (rank 0)" data compute allreduce "(waiting)" optimizer checkpoint \
+        eval other
     for cfg in "1 2" "2 1"; do
         set -- $cfg
         local sum="${D_SUM[$cfg]}" secs vals=() p v other
@@ -325,6 +339,7 @@ bench_model() { # name model base_rows features classes batch
             else
                 vals+=("n/a")
             fi
+            [ "$p" = allreduce ] && vals+=("$(calc "100 * ${D_WAIT[$cfg]} / $secs" | xargs printf "(%.1f)")")
         done
         vals+=("$(calc "100 * $other / $secs" | xargs printf "%.1f")")
         printf "$phdr" "ddptrain $1 rank(s) x $2 thread(s)" "${vals[@]}"
@@ -345,8 +360,13 @@ bench_model() { # name model base_rows features classes batch
     fi
     echo "         2x1 within 10% of 1x2: $(met "$gap >= 0.9 && $gap <= 1.1") (rows/s of 2x1 / 1x2 = $(printf %.3f "$gap"))"
     if [ "$name" = b1 ]; then
-        ar=$(calc "100 * $(jget t_allreduce "${D_SUM["2 1"]}") / $(jget seconds "${D_SUM["2 1"]}")")
-        echo "         allreduce < 5% of step time (2 ranks): $(met "$ar < 5") ($(printf %.1f "$ar")%)"
+        local ar_wait ar_comm secs21
+        secs21=$(jget seconds "${D_SUM["2 1"]}")
+        ar=$(calc "100 * $(jget t_allreduce "${D_SUM["2 1"]}") / $secs21")
+        ar_wait=$(calc "100 * ${D_WAIT["2 1"]} / $secs21")
+        ar_comm=$(calc "$ar - $ar_wait")
+        echo "         allreduce < 5% of step time (2 ranks): $(met "$ar < 5") ($(printf %.1f "$ar")% in the call, of which" \
+            "$(printf %.1f "$ar_wait")% waiting for the slower rank and $(printf %.1f "$ar_comm")% communication)"
     fi
 }
 

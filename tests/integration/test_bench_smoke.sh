@@ -75,7 +75,7 @@ check "io table: dd, cat and ddptrain load on 1 and 2 ranks" \
           test "$(grep -c "^ddptrain load -n [12] " "$OUTF")" -eq 4'
 
 # --- the CSV ------------------------------------------------------------------
-HEADER="bench,kind,config,ranks,threads,rows,features,classes,batch,seconds,rows_per_s,gb_per_s,gflops,pct_of_limit,x_torch,data_pct,compute_pct,allreduce_pct,optimizer_pct,checkpoint_pct,eval_pct,other_pct,worst_rows_per_s"
+HEADER="bench,kind,config,ranks,threads,rows,features,classes,batch,seconds,rows_per_s,gb_per_s,gflops,pct_of_limit,x_torch,data_pct,compute_pct,allreduce_pct,allreduce_wait_pct,optimizer_pct,checkpoint_pct,eval_pct,other_pct,worst_rows_per_s"
 check "CSV header" test "$(head -1 "$CSV" 2>/dev/null)" = "$HEADER"
 count() { awk -F, -v b="$1" -v k="$2" 'NR > 1 && $1 == b && $2 == k' "$CSV" | wc -l; }
 check "CSV: 2 machine bandwidth + 2 FMA rows" test "$(count machine limit_bandwidth)$(count machine limit_flops)" = 22
@@ -93,11 +93,35 @@ bad=$(awk -F, 'NR > 1 && $1 ~ /^b[123]$/ && $2 != "limit_flops" {
         if (!($11 > 0) || !($12 > 0)) { print NR": "$0; next }
         g = $11 * $7 * 4 / 1e9; if (g / $12 > 1.01 || g / $12 < 0.99) print NR": GB/s "$12" vs "g }' "$CSV")
 check "CSV: positive rows/s and consistent GB/s on every benchmark row${bad:+ ($bad)}" test -z "$bad"
-# ddptrain rows: phase shares add up to 100 and compute is there
+# ddptrain rows: phase shares add up to 100 and compute is there; the
+# allreduce's waiting share (column 19) is part of the allreduce share
 bad=$(awk -F, 'NR > 1 && $2 == "ddptrain" {
-        s = $16 + $17 + $18 + $19 + $20 + $21 + $22
-        if (s < 99.5 || s > 100.5 || !($17 > 0) || !($10 > 0)) print NR": sum "s" compute "$17 }' "$CSV")
-check "CSV: ddptrain phase shares sum to 100% with compute > 0${bad:+ ($bad)}" test -z "$bad"
+        s = $16 + $17 + $18 + $20 + $21 + $22 + $23
+        if (s < 99.5 || s > 100.5 || !($17 > 0) || !($10 > 0)) print NR": sum "s" compute "$17
+        if ($19 == "" || $19 < 0 || $19 > $18 + 1e-9 || ($4 == 1 && $19 != 0)) print NR": waiting "$19" of "$18 }' "$CSV")
+check "CSV: ddptrain phase shares sum to 100% with compute > 0, waiting within the allreduce${bad:+ ($bad)}" \
+    test -z "$bad"
+
+# --- trace_summary.py on a trace with a known answer --------------------------------
+# step 1: rank 0 in the allreduce 10 us, rank 1 4 us; step 2: 3 us and 7 us
+cat >"$TMP/tr.json" <<'JSON'
+{"traceEvents":[
+{"name":"compute","ph":"X","pid":0,"tid":0,"ts":0,"dur":50,"args":{"step":1}},
+{"name":"allreduce","ph":"X","pid":0,"tid":0,"ts":50,"dur":10,"args":{"step":1}},
+{"name":"allreduce","ph":"X","pid":1,"tid":0,"ts":56,"dur":4,"args":{"step":1}},
+{"name":"allreduce","ph":"X","pid":0,"tid":0,"ts":90,"dur":3,"args":{"step":2}},
+{"name":"allreduce","ph":"X","pid":1,"tid":0,"ts":86,"dur":7,"args":{"step":2}}]}
+JSON
+kv0=$("$PY" "$DDP_SOURCE_DIR/scripts/trace_summary.py" --kv "$TMP/tr.json" | tr '\n' ' ')
+kv1=$("$PY" "$DDP_SOURCE_DIR/scripts/trace_summary.py" --kv --rank 1 "$TMP/tr.json" | tr '\n' ' ')
+check "trace_summary: rank 0 allreduce 13 us = 7 communication + 6 waiting ($kv0)" \
+    eval '[[ "$kv0" == *"seconds_allreduce 0.000013 "* && "$kv0" == *"allreduce_comm_s 0.000007 "* &&
+             "$kv0" == *"allreduce_wait_s 0.000006 "* && "$kv0" == *"seconds_compute 0.000050 "* ]]'
+check "trace_summary: rank 1 allreduce 11 us = 7 communication + 4 waiting ($kv1)" \
+    eval '[[ "$kv1" == *"allreduce_comm_s 0.000007 "* && "$kv1" == *"allreduce_wait_s 0.000004 "* ]]'
+echo '{"traceEvents": 3}' >"$TMP/bad.json"
+"$PY" "$DDP_SOURCE_DIR/scripts/trace_summary.py" "$TMP/bad.json" >/dev/null 2>&1
+check "trace_summary: a file that is not a trace exits 2" test $? -eq 2
 bad=$(awk -F, 'NR > 1 && $1 == "io" && (!($10 > 0) || !($12 > 0)) { print NR }' "$CSV")
 check "CSV: io rows have positive seconds and GB/s${bad:+ (lines $bad)}" test -z "$bad"
 
