@@ -202,9 +202,8 @@ static int setup(trainer *t, char *err)
     t->grad_mean = calloc((size_t)P, sizeof(float));
     t->prev_params = calloc((size_t)P, sizeof(float));
     t->scratch = calloc((size_t)ddp_kernel_scratch_elems(P, (int)t->model.n_out, t->n_threads), sizeof(double));
-    t->idx = malloc((size_t)(ddp_sampler_max_local_rows(&t->sampler) + 1) * sizeof(int64_t));
-    rc = (t->grad_sum && t->reduce_buf && t->requests && t->grad_mean && t->prev_params && t->scratch && t->idx) ? DDP_OK
-                                                                                                  : DDP_EXIT_MEMORY;
+    rc = (t->grad_sum && t->reduce_buf && t->requests && t->grad_mean && t->prev_params && t->scratch) ? DDP_OK
+                                                                                                      : DDP_EXIT_MEMORY;
     if (rc != DDP_OK) ddp_errf(err, "cannot allocate the training buffers (%lld parameters)", (long long)P);
     rc = ddp_comm_agree(comm, rc, err);
     if (rc != DDP_OK) return rc;
@@ -284,7 +283,6 @@ static void teardown(trainer *t)
     if (t->lock_fd >= 0) close(t->lock_fd);
     if (t->metrics) fclose(t->metrics);
     ddp_trace_free(&t->trace);
-    free(t->idx);
     free(t->scratch);
     free(t->prev_params);
     free(t->grad_mean);

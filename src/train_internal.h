@@ -35,7 +35,6 @@ typedef struct trainer {
     float *grad_mean;    /* [n_params] mean gradient (0 for frozen) */
     float *prev_params;  /* [n_params] before the step, for |dw| */
     double *scratch;     /* kernel per-thread accumulators */
-    int64_t *idx;        /* [max local batch rows] */
     float *std_mean;     /* [n_features] with --standardize */
     float *std_scale;    /* [n_features] */
     int n_threads;

@@ -102,10 +102,11 @@ int ddp_train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, ddp_step_
     ddp_watchdog_progress(step + 1, "data");
     t->timers.step = step + 1;
     ddp_timer_start(&t->timers, ddp_now());
-    int64_t n_local = ddp_sampler_local_batch(&t->sampler, k, t->idx);
+    int64_t n_local = 0;
+    const int64_t *idx = ddp_sampler_local_batch(&t->sampler, k, &n_local);
     ddp_timer_stop(&t->timers, DDP_PHASE_DATA, ddp_now());
 
-    ddp_batch b = {t->train.x, t->train.y, t->idx, n_local, F};
+    ddp_batch b = {t->train.x, t->train.y, idx, n_local, F};
     double loss_sum = 0;
     ddp_kernel_grad(cfg->task, &b, n_out, m->params, m->params + n_out * F, t->grad_sum, &loss_sum, t->scratch,
                     t->n_threads);

@@ -51,6 +51,8 @@ typedef struct ddp_sampler {
     uint64_t seed;
     int64_t epoch;           /* epoch the order below belongs to */
     int64_t *order;          /* [n_local] local row indices, per owned shard in shard order */
+    int64_t *seq;            /* [n_local] (shuffled epochs) the same, in epoch-sequence order */
+    int64_t *first;          /* [owned shards] where each owned shard starts in order */
     int64_t *shard_sizes;    /* [n_vshards] rows of every virtual shard: q or q + 1 */
     int64_t q;               /* floor(n_rows / n_vshards): rows of the smaller shards */
     int64_t *big_before;     /* [n_vshards + 1] shards of q + 1 rows before shard v */
@@ -70,7 +72,10 @@ int64_t ddp_sampler_max_local_rows(const ddp_sampler *s);
  * depend on the thread count. */
 void ddp_sampler_set_epoch(ddp_sampler *s, int64_t epoch);
 /* This rank's rows of global batch k of the current epoch, as local row
- * indices (0-based into the shard), into idx; returns how many. */
-int64_t ddp_sampler_local_batch(const ddp_sampler *s, int64_t k, int64_t *idx);
+ * indices (0-based into the shard): *n_rows of them at the returned address,
+ * valid until the next set_epoch. No copy: set_epoch lays the epoch out in
+ * sequence order (seq), so every batch is a contiguous run of it (the rows
+ * come round by round, each round in shard order). */
+const int64_t *ddp_sampler_local_batch(const ddp_sampler *s, int64_t k, int64_t *n_rows);
 
 #endif

@@ -85,14 +85,14 @@ static int64_t global_batch(int64_t n_rows, int64_t v, int world, int64_t bs, in
 {
     char err[DDP_ERR_LEN];
     int64_t n = 0;
-    int64_t *idx = malloc((size_t)n_rows * sizeof(int64_t));
     for (int r = 0; r < world; r++) {
         ddp_shard_plan p;
         ddp_sampler smp;
         assert_int_equal(ddp_sampler_plan(n_rows, v, r, world, &p, err), DDP_OK);
         assert_int_equal(ddp_sampler_init(&smp, &p, bs, drop_last, shuffle, 99, err), DDP_OK);
         ddp_sampler_set_epoch(&smp, epoch);
-        int64_t m = ddp_sampler_local_batch(&smp, k, idx);
+        int64_t m = 0;
+        const int64_t *idx = ddp_sampler_local_batch(&smp, k, &m);
         assert_true(m <= ddp_sampler_max_local_rows(&smp));
         for (int64_t i = 0; i < m; i++) {
             assert_true(idx[i] >= 0 && idx[i] < p.row_end - p.row_begin);
@@ -100,7 +100,6 @@ static int64_t global_batch(int64_t n_rows, int64_t v, int world, int64_t bs, in
         }
         ddp_sampler_free(&smp);
     }
-    free(idx);
     /* insertion sort: small */
     for (int64_t i = 1; i < n; i++)
         for (int64_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
@@ -127,9 +126,58 @@ static void test_order_independent_of_threads(void **state)
         many.n_threads = threads;
         ddp_sampler_set_epoch(&many, 3);
         assert_memory_equal(one.order, many.order, (size_t)(p.row_end - p.row_begin) * sizeof(int64_t));
+        assert_memory_equal(one.seq, many.seq, (size_t)(p.row_end - p.row_begin) * sizeof(int64_t));
         ddp_sampler_free(&many);
     }
     ddp_sampler_free(&one);
+}
+
+/* Each rank's batch is, in order, the rows it owns among positions
+ * [kB, (k+1)B) of the epoch sequence, built here straight from the
+ * definition: round j holds the j-th row of every shard with more than j
+ * rows, in shard order, each shard's rows in its shuffled order. Shapes with
+ * and without a last partial round, 1 to 5 ranks, batches that split rounds. */
+static void test_sequence_order(void **state)
+{
+    (void)state;
+    char err[DDP_ERR_LEN];
+    const int64_t shapes[][3] = {{203, 8, 16}, {1000, 7, 33}, {64, 64, 5}, {97, 5, 97}, {1003, 10, 128}};
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        const int64_t N = shapes[sh][0], V = shapes[sh][1], B = shapes[sh][2];
+        for (int world = 1; world <= 5 && world <= V; world++) {
+            for (int r = 0; r < world; r++) {
+                ddp_shard_plan p;
+                ddp_sampler smp;
+                assert_int_equal(ddp_sampler_plan(N, V, r, world, &p, err), DDP_OK);
+                assert_int_equal(ddp_sampler_init(&smp, &p, B, 0, 1, 5, err), DDP_OK);
+                smp.n_threads = 1 + r % 3;
+                ddp_sampler_set_epoch(&smp, 2);
+                /* the sequence, as global rows; -1 where another rank owns the row */
+                int64_t *seq = malloc((size_t)N * sizeof(int64_t)), pos = 0;
+                for (int64_t j = 0; pos < N; j++)
+                    for (int64_t v = 0; v < V; v++) {
+                        int64_t first = ddp_vshard_row_begin(N, V, v), size = ddp_vshard_row_begin(N, V, v + 1) - first;
+                        if (j >= size) continue;
+                        seq[pos++] = v >= p.vshard_begin && v < p.vshard_end
+                                         ? p.row_begin + smp.order[first - p.row_begin + j]
+                                         : -1;
+                    }
+                for (int64_t k = 0; k < ddp_sampler_batches_per_epoch(&smp); k++) {
+                    int64_t m = 0, want = 0;
+                    const int64_t *idx = ddp_sampler_local_batch(&smp, k, &m);
+                    for (int64_t q = k * B; q < N && q < (k + 1) * B; q++) {
+                        if (seq[q] < 0) continue;
+                        assert_true(want < m);
+                        assert_int_equal(p.row_begin + idx[want], seq[q]);
+                        want++;
+                    }
+                    assert_int_equal(m, want);
+                }
+                free(seq);
+                ddp_sampler_free(&smp);
+            }
+        }
+    }
 }
 
 static void test_batches_invariant(void **state)
@@ -186,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_vshard_bounds_independent_of_ranks),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_batches_invariant),
+        cmocka_unit_test(test_sequence_order),
         cmocka_unit_test(test_order_independent_of_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
