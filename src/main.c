@@ -96,7 +96,7 @@ static int on_rank0(const ddp_comm *comm, const ddp_config *cfg, char *err)
 int main(int argc, char **argv)
 {
     char err[DDP_ERR_LEN] = "";
-    ddp_comm comm = {MPI_COMM_NULL, 0, 1, 1};
+    ddp_comm comm = {.world = MPI_COMM_NULL, .rank = 0, .size = 1, .local_size = 1, .eager_limit = -1};
     int rc = ddp_comm_init(&argc, &argv, &comm, err);
     if (rc != DDP_OK) {
         fprintf(stderr, "ddptrain: error: %s\n", err);

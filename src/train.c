@@ -347,6 +347,8 @@ static void print_startup(const trainer *t)
            t->comm->size, t->n_threads, cfg->threads > 0 ? "--threads" : ddp_cluster_thread_source_name(src),
            t->comm->local_size, sysconf(_SC_NPROCESSORS_ONLN));
     printf("  %-14s %s\n", "scheduler", where);
+    ddp_comm_describe(t->comm, where, sizeof where);
+    printf("  %-14s %s\n", "mpi", where);
     printf("  %-14s %s %s [%lld, %lld]  rows/rank min %.0f avg %.1f max %.0f  virtual shards %lld\n", "data",
            cfg->data_path, cfg->features_name, (long long)t->train.n_rows, (long long)t->train.n_features, rows.min,
            rows.avg, rows.max, (long long)t->train.plan.n_vshards);

@@ -18,11 +18,21 @@ typedef struct ddp_comm {
     int rank;
     int size;
     int local_size; /* ranks on this node (sharing its memory) */
+    long long eager_limit; /* Open MPI's shared-memory eager limit in bytes (-1: not Open MPI's vader) */
+    int eager_limit_ours;  /* 1: ddptrain set it (64 KiB), 0: the user's environment did */
 } ddp_comm;
 
+/* Before MPI_Init: ddptrain's defaults for the MPI library's parameters,
+ * where the user set none (Open MPI's shared-memory eager limit: 64 KiB; see
+ * comm.c). Returns 1 if it set one. ddp_comm_init calls it; so do the tools
+ * that measure what the trainer's allreduce costs. */
+int ddp_comm_mpi_defaults(void);
 /* Not collective beyond MPI_Init itself. Returns DDP_OK or an exit code. */
 int ddp_comm_init(int *argc, char ***argv, ddp_comm *comm, char *err);
 void ddp_comm_finalize(ddp_comm *comm);
+/* One line for the start-up table: the MPI library and, under Open MPI, the
+ * shared-memory eager limit in effect and who set it. Not collective. */
+void ddp_comm_describe(const ddp_comm *comm, char *buf, size_t cap);
 
 /* Agree on a status: returns the maximum status over ranks. If it is not
  * DDP_OK, `err` on every rank holds "rank R: <message>" from the lowest rank

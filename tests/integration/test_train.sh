@@ -11,6 +11,16 @@ DATA="$TMP/lin.h5"
 run_ranks 2 120 -- "$DDPTRAIN" gen linear --rows 4000 --features 8 --seed 2 --noise 0.1 --out "$DATA"
 check "gen linear 4000 x 8" test "$RC" -eq 0
 
+# Open MPI's shared-memory eager limit: 64 KiB unless the user chose (the
+# start-up table reads the value in effect back through MPI_T)
+run_ranks 2 60 -- "$DDPTRAIN" train --data "$DATA" --model linear --batch-size 64 --epochs 1
+check "start-up table: eager limit 65536 B, ddptrain's default" \
+    grep -q "^  mpi  .*Open MPI.*eager limit 65536 B (ddptrain's default" "$OUT"
+OMPI_MCA_btl_vader_eager_limit=8192 run_ranks 2 60 -- "$DDPTRAIN" train --data "$DATA" --model linear \
+    --batch-size 64 --epochs 1
+check "OMPI_MCA_btl_vader_eager_limit=8192 wins: the table says 8192 B from the environment" \
+    grep -q "^  mpi  .*eager limit 8192 B (from OMPI_MCA_btl_vader_eager_limit)" "$OUT"
+
 # divergence: lr 1e10 -> exit 3 everywhere, message names step/epoch/parameter
 run_ranks 3 60 -- "$DDPTRAIN" train --data "$DATA" --model linear --optimizer sgd --lr 1e10 --batch-size 64 --epochs 3
 msg=$(grep 'ddptrain: error' "$ERR")

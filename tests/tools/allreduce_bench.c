@@ -13,6 +13,8 @@
  * for). The median, not the mean: a shared machine's descheduling hiccups are
  * outliers, not the cost of the operation. Not a test: it never fails on a
  * slow machine. */
+#include "ddptrain/comm.h"
+
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,7 @@ static void time_size(double *buf, int n_elems, int reps, double *times)
 
 int main(int argc, char **argv)
 {
+    ddp_comm_mpi_defaults(); /* the trainer's MPI parameters (comm.c), so its allreduce is what is measured */
     MPI_Init(&argc, &argv);
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
