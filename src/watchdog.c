@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,8 +121,13 @@ void ddp_watchdog_start(int rank, int64_t timeout_seconds)
     pthread_cond_init(&g_wake, &ca);
     pthread_condattr_destroy(&ca);
     g_stop = 0;
-    g_running = pthread_create(&g_thread, NULL, monitor, NULL) == 0;
-    if (!g_running) pthread_cond_destroy(&g_wake); /* no thread, no watchdog: training itself is unaffected */
+    int rc = pthread_create(&g_thread, NULL, monitor, NULL);
+    g_running = rc == 0;
+    if (!g_running) { /* no thread, no watchdog: say so; training itself is unaffected */
+        pthread_cond_destroy(&g_wake);
+        fprintf(stderr, "ddptrain: warning: rank %d: the watchdog cannot start its thread (%s); --step-timeout "
+                "is not enforced on this rank\n", rank, strerror(rc));
+    }
 }
 
 void ddp_watchdog_progress(int64_t step, const char *phase)
