@@ -28,7 +28,7 @@ static void mpi_check(int rc, const char *what)
  * per-step gradient of a model with a few thousand parameters is tens of
  * KiB: B2's 63 KiB allreduce at 2 ranks took 19-47 us a step with the
  * rendezvous and 12-14 us with a 64 KiB eager limit (2 ranks x 1 thread went
- * from 0.75-0.9 to 0.97-0.99 of 1 rank x 2 threads). So ddptrain raises the
+ * from 0.75-0.86 to 0.93-0.96 of 1 rank x 2 threads). So ddptrain raises the
  * limit to 64 KiB before MPI_Init, unless the user chose one: the
  * environment variable is what mpirun --mca and Open MPI's own parameter
  * files are overridden by. Other MPI libraries ignore it. */

@@ -3,11 +3,10 @@
 
 #include <math.h>
 
-#define GOLDEN UINT64_C(0x9e3779b97f4a7c15)
-
 ddp_rng ddp_rng_make(uint64_t seed, uint64_t stream)
 {
-    ddp_rng r = {ddp_mix64(seed + GOLDEN) ^ ddp_mix64(stream * GOLDEN + UINT64_C(0x632be59bd9b4e019))};
+    ddp_rng r = {ddp_mix64(seed + DDP_RNG_GOLDEN) ^
+                 ddp_mix64(stream * DDP_RNG_GOLDEN + UINT64_C(0x632be59bd9b4e019))};
     return r;
 }
 

@@ -22,6 +22,9 @@ double ddp_rng_normal(ddp_rng *rng);
 /* Two independent standard normals from one Box-Muller draw (both outputs). */
 void ddp_rng_normal2(ddp_rng *rng, double *a, double *b);
 
+/* splitmix64's increment (2^64 / golden ratio) */
+#define DDP_RNG_GOLDEN UINT64_C(0x9e3779b97f4a7c15)
+
 /* The splitmix64 finaliser: a 64-bit bijective mix, used for hashing. */
 static inline uint64_t ddp_mix64(uint64_t x)
 {
@@ -39,7 +42,7 @@ static inline uint64_t ddp_mix64(uint64_t x)
  * 1.5-2.1 ms. */
 static inline uint64_t ddp_rng_next(ddp_rng *rng)
 {
-    rng->state += UINT64_C(0x9e3779b97f4a7c15);
+    rng->state += DDP_RNG_GOLDEN;
     return ddp_mix64(rng->state);
 }
 

@@ -162,9 +162,9 @@ gen_data() { # model rows features classes file
 
 # ddp_train file model batch ranks threads: best (shortest loop) of REPEAT
 # runs; sets SUMMARY to that run's summary line and WORST to the longest loop,
-# and AR_COMM / AR_WAIT to rank 0's allreduce seconds split by
-# scripts/trace_summary.py (--trace of the best run) into communication and
-# waiting for the slower rank. (--trace only stores spans in memory during
+# and AR_WAIT to the seconds of rank 0's allreduce spent waiting for the
+# slower rank (scripts/trace_summary.py on the best run's --trace; the rest
+# of t_allreduce is communication). (--trace only stores spans in memory during
 # the loop; they are written after it.)
 ddp_train() {
     local best="" line s ck=()
@@ -197,7 +197,6 @@ ddp_train() {
         echo "bench.sh: scripts/trace_summary.py could not read the trace" >&2
         exit 1
     }
-    AR_COMM=$(awk '$1 == "allreduce_comm_s" { print $2 }' "$WORK/split.out")
     AR_WAIT=$(awk '$1 == "allreduce_wait_s" { print $2 }' "$WORK/split.out")
 }
 
