@@ -7,10 +7,8 @@
 #   3. the OpenMP kernels and optimizers under ThreadSanitizer (scripts/tsan.sh).
 # Usage: scripts/test.sh [ctest args...]   e.g. scripts/test.sh -R load
 #        DDP_SANITIZERS=0 scripts/test.sh  skips stages 2 and 3 (quick local runs).
-#        DDP_TEST_JOBS=3 (default): tests CTest runs at once. The suite mostly
-#        waits (mpirun start-up, sleeps, timeouts): 416 s serial, 169 s at 3 on
-#        this 2-core VM. Tests that time windows or run daemons are RUN_SERIAL
-#        (CMakeLists.txt); DDP_TEST_JOBS=1 runs everything one at a time.
+#        DDP_TEST_JOBS=3 (default): tests CTest runs at once in stages 1 and 2
+#        (why, and which tests still run alone: README, "Set-up").
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 # + h5py (test_export reads checkpoints with it) and matplotlib (test_bench_smoke

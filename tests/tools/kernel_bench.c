@@ -43,7 +43,8 @@ int main(int argc, char **argv)
                                          : kind == DDP_TASK_LOGISTIC ? (float)(mix(&s) & 1) : (float)i / (float)n;
     for (int64_t i = 0; i < P; i++) w[i] = 0.01f * (float)(i % 7);
     for (int64_t i = 0; i < n; i++) perm[i] = i;
-    double best = 1e30, sink = 0; const int kb_seq = getenv("KB_SEQ") != NULL;
+    const int kb_seq = getenv("KB_SEQ") != NULL; /* read once: not per shuffled row */
+    double best = 1e30, sink = 0;
     for (int r = 0; r < reps; r++) {
         for (int64_t i = n - 1; i > 0 && !kb_seq; i--) { /* Fisher-Yates; KB_SEQ=1: file order */
             int64_t j = (int64_t)(mix(&s) % (uint64_t)(i + 1)), t = perm[i];
