@@ -41,10 +41,11 @@ int ddp_sampler_plan(int64_t n_rows, int64_t n_vshards_requested, int rank, int 
 #include <stdlib.h>
 #include <string.h>
 
-static size_t order_bytes(const ddp_shard_plan *plan)
+/* bytes of an array of one `elem`-byte entry per local row */
+static size_t local_bytes(const ddp_shard_plan *plan, size_t elem)
 {
     int64_t n_local = plan->row_end - plan->row_begin;
-    return (size_t)(n_local > 0 ? n_local : 1) * sizeof(int64_t);
+    return (size_t)(n_local > 0 ? n_local : 1) * elem;
 }
 
 int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_size, int drop_last, int shuffle,
@@ -60,6 +61,15 @@ int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_s
                  "drop --drop-last", (long long)batch_size, (long long)plan->n_rows);
         return DDP_EXIT_USAGE;
     }
+    /* shuffled shards hold 32-bit offsets (half the bytes to shuffle and lay out) */
+    int64_t max_shard = (plan->n_rows + plan->n_vshards - 1) / plan->n_vshards;
+    if (shuffle && max_shard > (int64_t)UINT32_MAX) {
+        int64_t need = (plan->n_rows + (int64_t)UINT32_MAX - 1) / (int64_t)UINT32_MAX;
+        ddp_errf(err, "virtual shards of up to %lld rows are too large to shuffle (at most %lld rows each): raise "
+                 "--virtual-shards to at least %lld, or use --no-shuffle",
+                 (long long)max_shard, (long long)UINT32_MAX, (long long)need);
+        return DDP_EXIT_USAGE;
+    }
     s->plan = *plan;
     s->batch_size = batch_size;
     s->drop_last = drop_last;
@@ -70,12 +80,12 @@ int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_s
     int64_t n_local = plan->row_end - plan->row_begin;
     /* order and seq: huge pages where the kernel grants them (the epoch's
      * interleave reads the shards' orders as one stream per shard) */
-    s->order = ddp_big_alloc(order_bytes(plan));
-    s->seq = shuffle ? ddp_big_alloc(order_bytes(plan)) : NULL;
+    s->order = shuffle ? ddp_big_alloc(local_bytes(plan, sizeof(uint32_t))) : NULL;
+    s->seq = ddp_big_alloc(local_bytes(plan, sizeof(int64_t)));
     s->first = malloc((size_t)(plan->vshard_end - plan->vshard_begin) * sizeof(int64_t));
     s->shard_sizes = malloc((size_t)plan->n_vshards * sizeof(int64_t));
     s->big_before = malloc((size_t)(plan->n_vshards + 1) * sizeof(int64_t));
-    if (!s->order || (shuffle && !s->seq) || !s->first || !s->shard_sizes || !s->big_before) {
+    if ((shuffle && !s->order) || !s->seq || !s->first || !s->shard_sizes || !s->big_before) {
         ddp_sampler_free(s);
         ddp_errf(err, "cannot allocate the sampler's row order (%lld rows)", (long long)n_local);
         return DDP_EXIT_MEMORY;
@@ -90,21 +100,23 @@ int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_s
     }
     for (int64_t v = plan->vshard_begin; v < plan->vshard_end; v++)
         s->first[v - plan->vshard_begin] = ddp_vshard_row_begin(plan->n_rows, plan->n_vshards, v) - plan->row_begin;
-    for (int64_t i = 0; i < n_local; i++) s->order[i] = i;
-    /* first touch now, not in the first epoch's interleave (measured: its
-     * page faults made that pass 2.4-2.8 ms for 1 M rows instead of 0.6) */
-    if (s->seq) memcpy(s->seq, s->order, (size_t)n_local * sizeof(int64_t));
+    /* the identity (file order); and first touch now, not in the first
+     * epoch's passes (measured: their page faults made the layout 2.4-2.8 ms
+     * for 1 M rows instead of 0.6) */
+    for (int64_t i = 0; i < n_local; i++) s->seq[i] = i;
+    if (s->order) memset(s->order, 0, local_bytes(plan, sizeof(uint32_t)));
     return DDP_OK;
 }
 
 void ddp_sampler_free(ddp_sampler *s)
 {
-    ddp_big_free(s->order, order_bytes(&s->plan));
-    ddp_big_free(s->seq, order_bytes(&s->plan));
+    ddp_big_free(s->order, local_bytes(&s->plan, sizeof(uint32_t)));
+    ddp_big_free(s->seq, local_bytes(&s->plan, sizeof(int64_t)));
     free(s->first);
     free(s->shard_sizes);
     free(s->big_before);
-    s->order = s->seq = s->first = s->shard_sizes = s->big_before = NULL;
+    s->order = NULL;
+    s->seq = s->first = s->shard_sizes = s->big_before = NULL;
 }
 
 int64_t ddp_sampler_batches_per_epoch(const ddp_sampler *s)
@@ -131,11 +143,11 @@ static void interleave(ddp_sampler *s, int n_threads)
 #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t j = 0; j < q; j++) {
         int64_t *out = s->seq + j * nv;
-        for (int64_t v = 0; v < nv; v++) out[v] = s->order[s->first[v] + j];
+        for (int64_t v = 0; v < nv; v++) out[v] = s->first[v] + s->order[s->first[v] + j];
     }
     int64_t *out = s->seq + q * nv;
     for (int64_t v = 0; v < nv; v++)
-        if (s->shard_sizes[vb + v] == q + 1) *out++ = s->order[s->first[v] + q];
+        if (s->shard_sizes[vb + v] == q + 1) *out++ = s->first[v] + s->order[s->first[v] + q];
     DDP_ASSERT(out == s->seq + (s->plan.row_end - s->plan.row_begin));
 }
 
@@ -148,15 +160,14 @@ void ddp_sampler_set_epoch(ddp_sampler *s, int64_t epoch)
     (void)n_threads; /* unused without OpenMP */
 #pragma omp parallel for schedule(dynamic) num_threads(n_threads)
     for (int64_t v = s->plan.vshard_begin; v < s->plan.vshard_end; v++) {
-        int64_t first = s->first[v - s->plan.vshard_begin];
-        int64_t n = s->shard_sizes[v];
-        int64_t *seg = s->order + first;
-        for (int64_t i = 0; i < n; i++) seg[i] = first + i;
+        uint32_t *seg = s->order + s->first[v - s->plan.vshard_begin];
+        uint32_t n = (uint32_t)s->shard_sizes[v]; /* < 2^32: checked at init */
+        for (uint32_t i = 0; i < n; i++) seg[i] = i;
         /* Fisher-Yates from the stream (seed, epoch, shard): rank-count independent */
-        ddp_rng rng = ddp_rng_make(s->seed, ddp_mix64((uint64_t)epoch * UINT64_C(0x100000001b3) + (uint64_t)v));
-        for (int64_t i = n - 1; i > 0; i--) {
-            int64_t j = (int64_t)ddp_rng_below(&rng, (uint64_t)i + 1);
-            int64_t t = seg[i];
+        ddp_rng32 rng = ddp_rng32_make(s->seed, ddp_mix64((uint64_t)epoch * UINT64_C(0x100000001b3) + (uint64_t)v));
+        for (int64_t i = (int64_t)n - 1; i > 0; i--) {
+            uint32_t j = ddp_rng32_below(&rng, (uint32_t)i + 1);
+            uint32_t t = seg[i];
             seg[i] = seg[j];
             seg[j] = t;
         }
@@ -190,11 +201,11 @@ const int64_t *ddp_sampler_local_batch(const ddp_sampler *s, int64_t k, int64_t 
 {
     int64_t begin = k * s->batch_size;
     int64_t end = begin + ddp_sampler_global_batch_rows(s, k);
-    if (!s->shuffle) { /* file order: rows [begin, end) intersected with ours; order is the identity */
+    if (!s->shuffle) { /* file order: rows [begin, end) intersected with ours; seq is the identity */
         int64_t a = begin > s->plan.row_begin ? begin : s->plan.row_begin;
         int64_t z = end < s->plan.row_end ? end : s->plan.row_end;
         *n_rows = z > a ? z - a : 0;
-        return s->order + (z > a ? a - s->plan.row_begin : 0);
+        return s->seq + (z > a ? a - s->plan.row_begin : 0);
     }
     /* seq is in sequence order, so the batch is one contiguous run of it */
     int64_t lo = local_before(s, begin);

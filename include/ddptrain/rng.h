@@ -64,4 +64,47 @@ static inline uint64_t ddp_rng_below(ddp_rng *rng, uint64_t n)
     return (uint64_t)(m >> 64);
 }
 
+/* 32-bit draws, two from each 64-bit output (low half first): the epoch
+ * shuffle's bounds fit 32 bits, and half a splitmix64 output per row made
+ * its Fisher-Yates pass 1.4-1.5 ns a row instead of 2.2 (2 M rows). */
+typedef struct ddp_rng32 {
+    ddp_rng rng;
+    uint64_t spare; /* the unused high half, when have_spare */
+    int have_spare;
+} ddp_rng32;
+
+static inline ddp_rng32 ddp_rng32_make(uint64_t seed, uint64_t stream)
+{
+    ddp_rng32 r = {ddp_rng_make(seed, stream), 0, 0};
+    return r;
+}
+
+static inline uint32_t ddp_rng32_next(ddp_rng32 *r)
+{
+    if (r->have_spare) {
+        r->have_spare = 0;
+        return (uint32_t)r->spare;
+    }
+    uint64_t x = ddp_rng_next(&r->rng);
+    r->spare = x >> 32;
+    r->have_spare = 1;
+    return (uint32_t)x;
+}
+
+/* Uniform integer in [0, n), unbiased; 0 < n <= 2^32 - 1: Lemire's
+ * multiply-shift with rejection, on 32-bit draws. */
+static inline uint32_t ddp_rng32_below(ddp_rng32 *r, uint32_t n)
+{
+    uint64_t m = (uint64_t)ddp_rng32_next(r) * n;
+    uint32_t low = (uint32_t)m;
+    if (__builtin_expect(low < n, 0)) {
+        uint32_t threshold = (0u - n) % n;
+        while (low < threshold) {
+            m = (uint64_t)ddp_rng32_next(r) * n;
+            low = (uint32_t)m;
+        }
+    }
+    return (uint32_t)(m >> 32);
+}
+
 #endif

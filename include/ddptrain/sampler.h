@@ -50,8 +50,10 @@ typedef struct ddp_sampler {
     int shuffle;
     uint64_t seed;
     int64_t epoch;           /* epoch the order below belongs to */
-    int64_t *order;          /* [n_local] local row indices, per owned shard in shard order */
-    int64_t *seq;            /* [n_local] (shuffled epochs) the same, in epoch-sequence order */
+    uint32_t *order;         /* [n_local] (shuffled epochs) each owned shard's permutation, as offsets
+                                into the shard, the shards in shard order */
+    int64_t *seq;            /* [n_local] local row indices in epoch-sequence order (file order
+                                when not shuffled) */
     int64_t *first;          /* [owned shards] where each owned shard starts in order */
     int64_t *shard_sizes;    /* [n_vshards] rows of every virtual shard: q or q + 1 */
     int64_t q;               /* floor(n_rows / n_vshards): rows of the smaller shards */

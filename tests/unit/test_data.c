@@ -15,6 +15,7 @@
 #include "ddptrain/rng.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define R 50
@@ -142,6 +143,42 @@ static void test_rng(void **state)
     assert_true(fabs(sq / n - 1.0) < 0.02);
 }
 
+/* The 32-bit stream is the 64-bit one cut in halves, low half first, and
+ * its bounded draws are in range and unbiased, including bounds where about
+ * half the draws are rejected. */
+static void test_rng32(void **state)
+{
+    (void)state;
+    ddp_rng a = ddp_rng_make(5, 9);
+    ddp_rng32 h = ddp_rng32_make(5, 9);
+    for (int i = 0; i < 4; i++) {
+        uint64_t x = ddp_rng_next(&a);
+        assert_true(ddp_rng32_next(&h) == (uint32_t)x);
+        assert_true(ddp_rng32_next(&h) == (uint32_t)(x >> 32));
+    }
+    enum { DRAWS = 300000 };
+    int64_t count[3] = {0, 0, 0};
+    for (int i = 0; i < DRAWS; i++) {
+        uint32_t k = ddp_rng32_below(&h, 3);
+        assert_true(k < 3);
+        count[k]++;
+    }
+    for (int k = 0; k < 3; k++) /* 6 standard deviations: sqrt(DRAWS * 1/3 * 2/3) ~ 258 */
+        assert_true(llabs(count[k] - DRAWS / 3) < 1550);
+    /* n = 3 * 2^30: a quarter of the draws are redrawn. Without that, every
+     * k divisible by 3 would have two 32-bit preimages and the others one,
+     * so they would come up half of the time instead of a third. */
+    const uint32_t n = UINT32_C(0xC0000000);
+    int64_t thirds = 0;
+    for (int i = 0; i < DRAWS; i++) {
+        uint32_t k = ddp_rng32_below(&h, n);
+        assert_true(k < n);
+        thirds += k % 3 == 0;
+    }
+    assert_true(llabs(thirds - DRAWS / 3) < 1550);
+    assert_true(ddp_rng32_below(&h, 1) == 0);
+}
+
 static void test_gen_rows_deterministic(void **state)
 {
     (void)state;
@@ -179,7 +216,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checksum),     cmocka_unit_test(test_nonfinite),
         cmocka_unit_test(test_labels),       cmocka_unit_test(test_checked_mul),
-        cmocka_unit_test(test_rng),          cmocka_unit_test(test_gen_rows_deterministic),
+        cmocka_unit_test(test_rng),          cmocka_unit_test(test_rng32),
+        cmocka_unit_test(test_gen_rows_deterministic),
         cmocka_unit_test(test_plugins_disabled),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -77,6 +77,12 @@ static void test_refusals(void **state)
     assert_non_null(strstr(err, "3 rows but the job has 4 ranks"));
     assert_int_equal(ddp_sampler_plan(1000, 4, 0, 8, &p, err), DDP_EXIT_USAGE);
     assert_non_null(strstr(err, "--virtual-shards"));
+    /* a shuffled virtual shard must have under 2^32 rows (32-bit offsets):
+     * refused before anything is allocated */
+    ddp_sampler smp;
+    assert_int_equal(ddp_sampler_plan(INT64_C(1) << 40, 64, 0, 1, &p, err), DDP_OK);
+    assert_int_equal(ddp_sampler_init(&smp, &p, 1024, 0, 1, 1, err), DDP_EXIT_USAGE);
+    assert_non_null(strstr(err, "raise --virtual-shards to at least 257"));
 }
 
 /* Global rows of batch k as seen by P ranks, sorted, into out; returns count. */
@@ -125,7 +131,7 @@ static void test_order_independent_of_threads(void **state)
         assert_int_equal(ddp_sampler_init(&many, &p, 100, 0, 1, 7, err), DDP_OK);
         many.n_threads = threads;
         ddp_sampler_set_epoch(&many, 3);
-        assert_memory_equal(one.order, many.order, (size_t)(p.row_end - p.row_begin) * sizeof(int64_t));
+        assert_memory_equal(one.order, many.order, (size_t)(p.row_end - p.row_begin) * sizeof(uint32_t));
         assert_memory_equal(one.seq, many.seq, (size_t)(p.row_end - p.row_begin) * sizeof(int64_t));
         ddp_sampler_free(&many);
     }
@@ -159,7 +165,7 @@ static void test_sequence_order(void **state)
                         int64_t first = ddp_vshard_row_begin(N, V, v), size = ddp_vshard_row_begin(N, V, v + 1) - first;
                         if (j >= size) continue;
                         seq[pos++] = v >= p.vshard_begin && v < p.vshard_end
-                                         ? p.row_begin + smp.order[first - p.row_begin + j]
+                                         ? first + smp.order[first - p.row_begin + j]
                                          : -1;
                     }
                 for (int64_t k = 0; k < ddp_sampler_batches_per_epoch(&smp); k++) {
