@@ -18,6 +18,7 @@ nothing.
 """
 import argparse
 import csv
+import re
 import sys
 
 import matplotlib
@@ -44,9 +45,15 @@ def human(v):
 
 
 def short(config):
+    """A bar's label: 'PyTorch/OpenBLAS 1 process (best: 2 thread(s))' ->
+    'PyTorch OpenBLAS' over '1 proc, 2T'."""
     c = config.replace(" rank(s) x ", "x").replace(" thread(s)", "T")
-    c = c.replace("PyTorch DDP gloo 2 processes x 1 thread", "PyTorch DDP\n2 proc x 1T")
-    c = c.replace("PyTorch 1 process (best: ", "PyTorch\n1 proc, ").replace(")", "")
+    m = re.match(r"PyTorch(?:/(\S+))? DDP gloo 2 processes x 1 thread$", c)
+    if m:
+        return f"PyTorch DDP {m.group(1) or ''}".rstrip() + "\n2 proc x 1T"
+    m = re.match(r"PyTorch(?:/(\S+))? 1 process \(best: (.*)\)$", c)
+    if m:
+        return f"PyTorch {m.group(1) or ''}".rstrip() + f"\n1 proc, {m.group(2)}"
     return c.replace("ddptrain ", "ddptrain\n")
 
 

@@ -61,11 +61,13 @@ ddp_workdir() {
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 
-# ddp_bench_packages: Debian's PyTorch (the benchmarks' reference) and
+# ddp_bench_packages: Debian's PyTorch (the benchmarks' reference), OpenBLAS
+# (PyTorch is measured with it and with the reference BLAS it comes with;
+# installing it makes OpenBLAS the system's libblas.so.3, as Debian does) and
 # matplotlib (scripts/plot_*.py), installed if missing. Only the benchmark
 # and plot scripts call this; the build and the tests never need them.
 ddp_bench_packages() {
-    ddp_apt_install python3-torch python3-matplotlib python3-h5py python3-numpy
+    ddp_apt_install python3-torch python3-matplotlib python3-h5py python3-numpy libopenblas0-openmp
 }
 
 # ddp_install_slurm: Debian's Slurm daemons and client tools, for the local

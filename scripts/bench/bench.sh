@@ -13,7 +13,8 @@
 # ddptrain at 1 rank x 2 threads and 2 ranks x 1 thread; PyTorch (Debian's
 # python3-torch, scripts/bench/torch_ref.py: same file, batch, optimizer and
 # shuffling, tensors preloaded) best of 1 and 2 threads, and PyTorch DDP (gloo,
-# 2 processes x 1 thread).
+# 2 processes x 1 thread), each with the reference BLAS and with OpenBLAS
+# (Debian's libopenblas0-openmp): rows "PyTorch/<BLAS> ...", a pair per BLAS.
 #
 # Throughput = rows trained / the loop's "seconds" from ddptrain's summary
 # line (taken after the shard is loaded, so loading is excluded; PyTorch's
@@ -38,6 +39,9 @@
 #   BENCH_REPEAT=3       runs per configuration (ddptrain and PyTorch); best counts
 #   BENCH_TORCH=1        0 skips PyTorch ("-" in its columns); a list such as
 #                        "b1" runs it for those benchmarks only
+#   BENCH_TORCH_BLAS     the BLAS libraries for PyTorch, "NAME=DIR ..." with DIR
+#                        holding a libblas.so.3 (default: reference-BLAS and
+#                        OpenBLAS, those installed)
 #   BENCH_MEMBW_MIB=512  probe array size in MiB (keep it well above the L3)
 #   BENCH_IO_RANKS="1 2 4"  rank counts of the io benchmark
 #   BENCH_IO_CACHE=cold  cold: drop the page cache before each reader when
@@ -105,6 +109,23 @@ for f in "$DDP" "$MEMBW"; do
     [ -x "$f" ] || { echo "bench.sh: $f is missing: build first (scripts/setup.sh's ddp_build)" >&2; exit 2; }
 done
 want_torch() { [ "$TORCH" = 1 ] || [[ " $TORCH " == *" $1 "* ]]; }
+# The BLAS libraries PyTorch is measured with, as "name=directory holding
+# libblas.so.3" (selected per run through LD_LIBRARY_PATH, whatever the
+# system's libblas.so.3 alternative is). Debian's torch calls libblas.so.3:
+# with the reference BLAS that python3-torch pulls in, nn.Linear is several
+# times slower than with OpenBLAS (B2 0.10 against 0.67 M rows/s), so both
+# are measured and the faster counts. BENCH_TORCH_BLAS overrides the list.
+ARCH_LIB="/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
+TORCH_BLAS=()
+if [ -n "${BENCH_TORCH_BLAS:-}" ]; then
+    read -r -a TORCH_BLAS <<<"$BENCH_TORCH_BLAS"
+else
+    for b in "reference-BLAS=$ARCH_LIB/blas" "OpenBLAS=$ARCH_LIB/openblas-openmp" "OpenBLAS=$ARCH_LIB/openblas-pthread"; do
+        [ -e "${b#*=}/libblas.so.3" ] || continue
+        [[ " ${TORCH_BLAS[*]:-} " == *" ${b%%=*}="* ]] || TORCH_BLAS+=("$b")
+    done
+    ((${#TORCH_BLAS[@]})) || TORCH_BLAS=("system-BLAS=") # whatever libblas.so.3 resolves to
+fi
 mkdir -p "$OUT_DIR" "$(dirname "$CSV")"
 ddp_workdir bench
 
@@ -247,20 +268,29 @@ bench_model() { # name model base_rows features classes batch
         D_WORST[$cfg]=$(calc "$rows * ${epochs:-1} / $WORST")
     done
 
-    # PyTorch
-    local t_best="" t_threads="" t_ddp="" t_ref="" torch_on=0
+    # PyTorch, once per BLAS library; t_ref: the fastest configuration of all
+    local t_ref="" torch_on=0 blas
+    local -A T_BEST=() T_THREADS=() T_DDP=() T_LIB=()
     want_torch "$name" && torch_on=1
     if [ "$torch_on" = 1 ]; then
-        if ! timeout 3600 "$PY" "$HERE/torch_ref.py" --data "$file" --model "$model" --batch-size "$batch" --lr "$LR" \
-            --threads 1,2 --ddp 2 --repeat "$REPEAT" </dev/null >"$WORK/torch.out" 2>&1; then
-            cat "$WORK/torch.out" >&2
-            echo "bench.sh: scripts/bench/torch_ref.py failed" >&2
-            exit 1
-        fi
-        t_best=$(awk '$1 == "torch_best_rows_per_s" { print $2 }' "$WORK/torch.out")
-        t_threads=$(awk '$1 == "torch_best_rows_per_s" { print $4 }' "$WORK/torch.out")
-        t_ddp=$(awk '$1 == "torch_ddp_rows_per_s" { print $2 }' "$WORK/torch.out")
-        t_ref=$(calc "($t_best > $t_ddp) ? $t_best : $t_ddp")
+        for blas in "${TORCH_BLAS[@]}"; do
+            if ! LD_LIBRARY_PATH="${blas#*=}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout 3600 "$PY" \
+                "$HERE/torch_ref.py" --data "$file" --model "$model" --batch-size "$batch" --lr "$LR" \
+                --threads 1,2 --ddp 2 --repeat "$REPEAT" </dev/null >"$WORK/torch.out" 2>&1; then
+                cat "$WORK/torch.out" >&2
+                echo "bench.sh: scripts/bench/torch_ref.py failed (BLAS: $blas)" >&2
+                exit 1
+            fi
+            cp "$WORK/torch.out" "$WORK/torch_${blas%%=*}.out"
+            T_BEST[$blas]=$(awk '$1 == "torch_best_rows_per_s" { print $2 }' "$WORK/torch.out")
+            T_THREADS[$blas]=$(awk '$1 == "torch_best_rows_per_s" { print $4 }' "$WORK/torch.out")
+            T_DDP[$blas]=$(awk '$1 == "torch_ddp_rows_per_s" { print $2 }' "$WORK/torch.out")
+            local lib
+            lib=$(awk '$1 == "torch_blas" { print $2 }' "$WORK/torch.out")
+            T_LIB[$blas]="${lib:-unknown}"
+            t_ref=$(calc "(${t_ref:-0} > ${T_BEST[$blas]}) ? ${t_ref:-0} : ${T_BEST[$blas]}")
+            t_ref=$(calc "($t_ref > ${T_DDP[$blas]}) ? $t_ref : ${T_DDP[$blas]}")
+        done
     fi
     if [ "$name" = b1 ] && [[ " ${WHICH[*]} " == *" io "* ]]; then
         mv "$file" "$WORK/io.h5" # the io benchmark reads the same 1 M x 256 logistic file
@@ -299,12 +329,15 @@ bench_model() { # name model base_rows features classes batch
         csv_emit
     done
     if [ "$torch_on" = 1 ]; then
-        row "PyTorch 1 process (best: $t_threads thread(s))" "$t_best" torch 1 "$t_threads"
-        R[seconds]=$(awk -v t="$t_threads" '$1 == "torch_rows_per_s" && $4 == t { print $6 }' "$WORK/torch.out")
-        csv_emit
-        row "PyTorch DDP gloo 2 processes x 1 thread" "$t_ddp" torch_ddp 2 1
-        R[seconds]=$(awk '$1 == "torch_ddp_rows_per_s" { print $6 }' "$WORK/torch.out")
-        csv_emit
+        for blas in "${TORCH_BLAS[@]}"; do
+            local bn="${blas%%=*}" tt="${T_THREADS[$blas]}"
+            row "PyTorch/$bn 1 process (best: $tt thread(s))" "${T_BEST[$blas]}" torch 1 "$tt"
+            R[seconds]=$(awk -v t="$tt" '$1 == "torch_rows_per_s" && $4 == t { print $6 }' "$WORK/torch_$bn.out")
+            csv_emit
+            row "PyTorch/$bn DDP gloo 2 processes x 1 thread" "${T_DDP[$blas]}" torch_ddp 2 1
+            R[seconds]=$(awk '$1 == "torch_ddp_rows_per_s" { print $6 }' "$WORK/torch_$bn.out")
+            csv_emit
+        done
     else
         printf "$hdr" "PyTorch (skipped: BENCH_TORCH=$TORCH)" - - - - -
     fi
@@ -319,6 +352,9 @@ bench_model() { # name model base_rows features classes batch
     echo "   (% of limit: of the lower limit, $limit_kind; x PyTorch: over the best PyTorch configuration;"
     echo "    rows/s is the best of $REPEAT runs, worst rows/s the slowest: a wide gap means a busy machine;"
     echo "    ref: membw --rows $features, the same sum over rows in shuffled order, L2-prefetched: not a limit)"
+    if [ "$torch_on" = 1 ]; then
+        for blas in "${TORCH_BLAS[@]}"; do echo "   (PyTorch, ${blas%%=*}: torch's BLAS was ${T_LIB[$blas]})"; done
+    fi
 
     # phase split
     local phdr="%-40s %6s %8s %10s %9s %10s %11s %6s %6s\n"

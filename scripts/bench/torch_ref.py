@@ -20,6 +20,7 @@ Output, one parseable line per measurement (rows/s = rows trained / loop s):
     torch_rows_per_s <v> threads <t> seconds <s> loss <last batch loss>
     torch_best_rows_per_s <v> threads <t>               (best over --threads)
     torch_ddp_rows_per_s <v> procs <P> seconds <s>      (with --ddp P)
+    torch_blas <path>   the BLAS library file torch has loaded (first line)
 DDP: torch.multiprocessing spawns P processes, gloo on 127.0.0.1, one thread
 each; process r holds rows [r*N/P, (r+1)*N/P) (N rounded down to P's
 multiple), draws its own permutation per epoch and trains on B/P rows of
@@ -56,6 +57,22 @@ def load(path, model, lo=None, hi=None):
     else:
         y = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
     return X, y
+
+
+def blas_library():
+    """The BLAS library file this process has mapped (torch calls
+    libblas.so.3; which one that is depends on LD_LIBRARY_PATH and the
+    system's alternative), resolved to its real path."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "/" in line}
+    except OSError:
+        return "unknown"
+    for p in sorted(paths):
+        name = os.path.basename(p)
+        if name.startswith(("libblas.so", "libopenblas", "libblis", "libmkl_rt")):
+            return os.path.realpath(p)
+    return "unknown"
 
 
 def make_model(model, n_features, n_classes):
@@ -205,6 +222,7 @@ def main():
     args = ap.parse_args()
     if not os.path.exists(args.data):
         sys.exit(f"torch_ref.py: {args.data}: no such file")
+    print(f"torch_blas {blas_library()}", flush=True)
 
     if not args.no_single:
         best, best_t = 0.0, 0

@@ -4,7 +4,8 @@
 #    a 64 MiB bandwidth probe, io on 1 and 2 ranks; PyTorch for B1 only, when
 #    Debian's python3-torch is there) exits 0 and prints the machine limits,
 #    a table per benchmark with both ddptrain configurations, the PyTorch
-#    rows, the two limit rows, the phase split and the target lines, and the
+#    rows (one pair per BLAS library, reference BLAS first, each naming the
+#    library torch loaded), the two limit rows, the phase split and the target lines, and the
 #    io table (warm page cache: a test does not drop the machine's cache);
 #  - its CSV has the documented header and the expected rows, with positive
 #    rows/s and GB/s, GB/s = rows/s x features x 4 bytes, and phase shares
@@ -66,8 +67,14 @@ for b in B1 B2 B3; do
     check "$b: target lines" grep -q '^targets: >= ' <<<"$section"
     if [ "$b" = B1 ] && [ "$have_torch" = 1 ]; then
         check "$b: PyTorch and PyTorch DDP rows with x PyTorch ratios" \
-            eval 'grep -q "^PyTorch 1 process" <<<"$section" && grep -q "^PyTorch DDP gloo" <<<"$section" &&
+            eval 'grep -q "^PyTorch/reference-BLAS 1 process" <<<"$section" && grep -q "^PyTorch/.* DDP gloo" <<<"$section" &&
                   grep -q ">= 10x PyTorch" <<<"$section"'
+        # one row pair per BLAS, each with the library torch really loaded
+        n_blas=$(grep -c "^PyTorch/[^ ]* 1 process " <<<"$section")
+        check "$b: as many DDP rows as 1-process rows ($n_blas), one per BLAS" \
+            test "$(grep -c "^PyTorch/[^ ]* DDP gloo 2 processes x 1 thread " <<<"$section")" -eq "$n_blas"
+        check "$b: torch's BLAS library named for each" \
+            test "$(grep -c "^   (PyTorch, .*: torch's BLAS was /.*libblas" <<<"$section")" -eq "$n_blas"
     fi
 done
 check "io table: dd, cat and ddptrain load on 1 and 2 ranks" \
@@ -83,7 +90,7 @@ for b in b1 b2 b3; do
     got="$(count $b ddptrain) $(count $b limit_bandwidth) $(count $b limit_flops) $(count $b ref_shuffled)"
     got+=" $(count $b torch) $(count $b torch_ddp)"
     want="2 1 1 1 0 0"
-    [ "$b" = b1 ] && [ "$have_torch" = 1 ] && want="2 1 1 1 1 1"
+    [ "$b" = b1 ] && [ "$have_torch" = 1 ] && want="2 1 1 1 $n_blas $n_blas"
     check "CSV $b: ddptrain/limit_bandwidth/limit_flops/ref_shuffled/torch/torch_ddp rows = $want (got $got)" \
         test "$got" = "$want"
 done
