@@ -298,7 +298,7 @@ bench_model() { # name model base_rows features classes batch
         rm -f "$file"
     fi
 
-    local hdr="%-40s %12s %8s %11s %10s %13s\n"
+    local hdr="%-55s %12s %8s %11s %10s %13s\n"
     printf "$hdr" "config" "rows/s" "GB/s" "% of limit" "x PyTorch" "worst rows/s"
     row() { # label rows_per_s kind ranks threads [worst_rows_per_s]
         local gbs pct x=""
