@@ -230,13 +230,17 @@ static void test_fast_matches_ref(void **state)
     compare_fast_ref(DDP_TASK_LINEAR, 3, 1, 1); /* fewer rows than threads */
     compare_fast_ref(DDP_TASK_SOFTMAX, 2, 64, 3);
     compare_fast_ref(DDP_TASK_LOGISTIC, 1000, 256, 1);
-    /* softmax: chunks of 64 rows and a short one, class groups of 5 with
-     * padding (7, 12), features in whole vectors of 16 with and without a
-     * tail, and fewer features than one vector */
+    /* softmax: chunks of 64 rows and a short one; classes in groups of 5
+     * with every size of last group (10: 5+5, 9: 5+4, 3, 12: 5+5+2, 6:
+     * 5+1); features in whole vectors of 16 with and without a tail, and
+     * fewer features than one vector */
     compare_fast_ref(DDP_TASK_SOFTMAX, 300, 50, 10);
-    compare_fast_ref(DDP_TASK_SOFTMAX, 150, 16, 7);
+    compare_fast_ref(DDP_TASK_SOFTMAX, 150, 16, 9);
+    compare_fast_ref(DDP_TASK_SOFTMAX, 90, 33, 3);
     compare_fast_ref(DDP_TASK_SOFTMAX, 70, 784, 12);
+    compare_fast_ref(DDP_TASK_SOFTMAX, 100, 5, 6);
     compare_fast_ref(DDP_TASK_SOFTMAX, 100, 5, 2);
+    compare_fast_ref(DDP_TASK_SOFTMAX, 150, 16, 7);
 }
 
 static void test_empty_selection(void **state)
