@@ -402,7 +402,13 @@ void ddp_optim_apply(const ddp_optim *opt, float *params, const float *grad, dou
         DDP_ASSERT(off >= 0 && n >= 0 && off <= opt->n_params && n <= opt->n_params - off);
         if (n == 0) continue;
 #ifdef _OPENMP
-#pragma omp parallel if (n >= DDP_OPTIM_OMP_MIN_ELEMS)
+        /* not `parallel if (...)`: a serial region costs 0.4 us too (SGD on
+         * 257 elements measured 0.52 us a step with one, 0.08 without) */
+        if (n < DDP_OPTIM_OMP_MIN_ELEMS) {
+            update_range(opt, params, grad, lr, step, off, n);
+            continue;
+        }
+#pragma omp parallel
         { /* each thread a contiguous piece of the range */
             int64_t t = omp_get_thread_num(), n_team = omp_get_num_threads();
             int64_t lo = n * t / n_team, hi = n * (t + 1) / n_team;
