@@ -349,8 +349,8 @@ DDP_HOT static inline void axpy_block4(float *restrict gf, int64_t F, const doub
  * against two and four classes at a time (784 features, 10 classes, batch
  * 256): 1 thread, rows in L3, 2.00-2.01 -> 2.22 M rows/s; from memory
  * 1.50-1.52 -> 1.76-1.82 M rows/s. (GCC keeps one row vector on the stack in
- * the logit loop: 25 live vectors. Groups of 4 classes, with no spill,
- * measured the same.) */
+ * the logit loop, which has 25 live vectors; groups of 4 classes measured
+ * the same.) */
 #define CLASS_GROUP 5
 /* out[c][r] = w_c . x_r for the nc weight rows w + c F; pa and pb, if not
  * NULL, are rows wanted soon: a line of each is requested per vector step */
@@ -420,6 +420,20 @@ DDP_HOT static inline void axpy_group(float *restrict gf, int64_t F, int nc, con
     }
 #endif
 
+/* The loss of a block's rows [0, n_rows) and their dz over the logits z
+ * [ROW_BLOCK][n_out] (softmax; linear and logistic rows go a chunk at a
+ * time: loss_dz_chunk); the padding rows from n_rows on get dz = 0. */
+static inline double block_softmax(ddp_task kind, double *restrict z, int64_t n_out, const float *y, int n_rows)
+{
+    double loss = 0.0;
+    for (int r = 0; r < ROW_BLOCK; r++) {
+        if (r < n_rows)
+            loss += kind == DDP_TASK_SOFTMAX ? softmax_row(z + r * n_out, n_out, class_of(y[r], n_out)) : NAN;
+        else memset(z + r * n_out, 0, (size_t)n_out * sizeof(double));
+    }
+    return loss;
+}
+
 /* Fused forward + backward of the first n_rows (1..ROW_BLOCK) rows x[r],
  * labels y[r]: weight gradient into gf [n_out*F] (float), bias gradient
  * into gb [n_out] (double). z is per-thread space of ROW_BLOCK * n_out
@@ -448,12 +462,7 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
         }
         for (; pf && c_pf < ROW_BLOCK; c_pf++) /* fewer than 2 groups of classes: the rest at once */
             prefetch_row(pf[c_pf], F);
-        double loss = 0.0;
-        for (int r = 0; r < ROW_BLOCK; r++) {
-            if (r < n_rows)
-                loss += kind == DDP_TASK_SOFTMAX ? softmax_row(z + r * n_out, n_out, class_of(y[r], n_out)) : NAN;
-            else memset(z + r * n_out, 0, (size_t)n_out * sizeof(double));
-        }
+        double loss = block_softmax(kind, z, n_out, y, n_rows);
         for (int64_t k = 0; k < n_out; k += CLASS_GROUP) { /* pass 2, rows in cache: the gradient */
             int nc = n_out - k < CLASS_GROUP ? (int)(n_out - k) : CLASS_GROUP;
             double d[CLASS_GROUP * ROW_BLOCK];
@@ -486,13 +495,7 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
         for (int r = 0; r < ROW_BLOCK; r++)
             z[r * n_out + k] = (double)b[k] + part[r];
     }
-    double loss = 0.0;
-    for (int r = 0; r < ROW_BLOCK; r++) {
-        /* softmax (linear and logistic rows go a chunk at a time: loss_dz_chunk) */
-        if (r < n_rows)
-            loss += kind == DDP_TASK_SOFTMAX ? softmax_row(z + r * n_out, n_out, class_of(y[r], n_out)) : NAN;
-        else memset(z + r * n_out, 0, (size_t)n_out * sizeof(double));
-    }
+    double loss = block_softmax(kind, z, n_out, y, n_rows);
     for (k = 0; k + CLASS_BLOCK <= n_out; k += CLASS_BLOCK) { /* pass 2, rows in cache: the gradient */
         double d[CLASS_BLOCK * ROW_BLOCK];
         for (int c = 0; c < CLASS_BLOCK; c++) {
