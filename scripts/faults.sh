@@ -118,7 +118,9 @@ run_ranks() {
     local rcdir; rcdir=$(mktemp -d "$WORK/run.XXXXXX")
     OUT="$rcdir/out"; ERR="$rcdir/err"
     local t0; t0=$(now)
-    timeout --kill-after=5 "$limit" mpirun -n "$n" bash -c \
+    # TMPDIR per run: Open MPI jobs started at once in one TMPDIR can race to
+    # create its session directory (seen in scripts/mutants.sh)
+    TMPDIR="$rcdir" timeout --kill-after=5 "$limit" mpirun -n "$n" bash -c \
         '"$@"; echo $? > "'"$rcdir"'/rc.$OMPI_COMM_WORLD_RANK"' _ "$@" </dev/null >"$OUT" 2>"$ERR"
     RC=$?
     ELAPSED=$(since "$t0")

@@ -179,8 +179,13 @@ run_one() {
     "$BITFLIP" "${INPUTS[$k]}" "$mut" "$seed" "$flips" $win >"$WORK/m$i.flips" ||
         { echo "other|$k|$seed|$flips|$tag|-|bitflip failed" >"$WORK/res/$i"; return; }
     local args="${ARGS[$k]//@FILE@/$mut}"
+    # each run its own TMPDIR: Open MPI singletons started at once in one
+    # TMPDIR race to create its session directory ("mkdir ... File exists",
+    # exit 1: seen once in 60 mutants of a CI run)
+    local tmp="$WORK/t$i"
+    mkdir -p "$tmp"
     # shellcheck disable=SC2086 # ARGS holds no spaces inside arguments
-    timeout --kill-after=5 "$LIMIT" "$DDPTRAIN" $args </dev/null >"$out" 2>"$err"
+    TMPDIR="$tmp" timeout --kill-after=5 "$LIMIT" "$DDPTRAIN" $args </dev/null >"$out" 2>"$err"
     local rc=$? class detail=""
     if grep -qa 'ddptrain: internal error' "$err"; then
         class=crash
@@ -200,7 +205,7 @@ run_one() {
         detail="signal $((rc - 128))"
         if [ "$HAVE_GDB" -eq 1 ]; then
             # shellcheck disable=SC2086
-            timeout 120 gdb -q -batch -ex run -ex bt --args "$DDPTRAIN" $args </dev/null >"$err.gdb" 2>&1
+            TMPDIR="$tmp" timeout 120 gdb -q -batch -ex run -ex bt --args "$DDPTRAIN" $args </dev/null >"$err.gdb" 2>&1
             detail="$detail: $(where "$err.gdb")"
         else
             detail="$detail: no stack to tell where (install gdb, or use an ASan build)"
