@@ -45,15 +45,16 @@ def human(v):
 
 
 def short(config):
-    """A bar's label: 'PyTorch/OpenBLAS 1 process (best: 2 thread(s))' ->
-    'PyTorch OpenBLAS' over '1 proc, 2T'."""
+    """A bar's label, one short line each for what, BLAS and layout:
+    'PyTorch/OpenBLAS 1 process (best: 2 thread(s))' -> 'PyTorch / OpenBLAS
+    / 1 proc, 2T' on three lines (side by side, longer lines overlap)."""
     c = config.replace(" rank(s) x ", "x").replace(" thread(s)", "T")
-    m = re.match(r"PyTorch(?:/(\S+))? DDP gloo 2 processes x 1 thread$", c)
+    m = re.match(r"PyTorch(?:/(\S+))? (DDP gloo 2 processes x 1 thread|1 process \(best: (.*)\))$", c)
     if m:
-        return f"PyTorch DDP {m.group(1) or ''}".rstrip() + "\n2 proc x 1T"
-    m = re.match(r"PyTorch(?:/(\S+))? 1 process \(best: (.*)\)$", c)
-    if m:
-        return f"PyTorch {m.group(1) or ''}".rstrip() + f"\n1 proc, {m.group(2)}"
+        blas = (m.group(1) or "").replace("reference-BLAS", "ref. BLAS")
+        what, layout = ("PyTorch DDP", "2 proc x 1T") if m.group(2).startswith("DDP") else \
+            ("PyTorch", f"1 proc, {m.group(3)}")
+        return "\n".join(part for part in (what, blas, layout) if part)
     return c.replace("ddptrain ", "ddptrain\n")
 
 
