@@ -230,7 +230,8 @@ static void test_fast_matches_ref(void **state)
     compare_fast_ref(DDP_TASK_LINEAR, 3, 1, 1); /* fewer rows than threads */
     compare_fast_ref(DDP_TASK_SOFTMAX, 2, 64, 3);
     compare_fast_ref(DDP_TASK_LOGISTIC, 1000, 256, 1);
-    /* softmax: chunks of 64 rows and a short one; classes in groups of 5
+    compare_fast_ref(DDP_TASK_LINEAR, 600, 20, 1); /* flushes every 256 rows, and a short chunk */
+    /* softmax: 300 rows, a flush at 256 on one thread and a short block; classes in groups of 5
      * with every size of last group (10: 5+5, 9: 5+4, 3, 12: 5+5+2, 6:
      * 5+1); features in whole vectors of 16 with and without a tail, and
      * fewer features than one vector */
