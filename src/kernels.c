@@ -456,14 +456,28 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
 #endif
 }
 
-/* g += gf; gf = 0 */
-DDP_HOT static inline void flush(double *restrict g, float *restrict gf, int64_t n)
+/* A thread's float32 sums go into its float64 sums g every FLUSH_ROWS
+ * rows: the first flush sets g = gf, later ones add; gf = 0 after each. The
+ * rows after the last flush stay in gf, which the end of ddp_kernel_grad
+ * adds when it sums the threads' blocks. So a thread with at most
+ * FLUSH_ROWS rows (every thread of B2: 128 rows) neither clears nor writes
+ * g; the sums have the same value as flushing everything into a cleared g. */
+DDP_HOT static inline void flush(double *restrict g, float *restrict gf, int64_t n, int64_t *n_flushed)
 {
-    DDP_OMP(omp simd)
-    for (int64_t j = 0; j < n; j++) {
-        g[j] += (double)gf[j];
-        gf[j] = 0.0f;
+    if (*n_flushed == 0) {
+        DDP_OMP(omp simd)
+        for (int64_t j = 0; j < n; j++) {
+            g[j] = (double)gf[j];
+            gf[j] = 0.0f;
+        }
+    } else {
+        DDP_OMP(omp simd)
+        for (int64_t j = 0; j < n; j++) {
+            g[j] += (double)gf[j];
+            gf[j] = 0.0f;
+        }
     }
+    ++*n_flushed;
 }
 
 /* One thread's share of a batch: selected rows [lo, hi). Compiled for
@@ -485,7 +499,8 @@ DDP_HOT static inline void flush(double *restrict g, float *restrict gf, int64_t
 DDP_HOT static inline double grad_rows_one(ddp_task kind, const float *restrict xs, const float *restrict ys,
                                            const int64_t *restrict idx, int64_t lo, int64_t hi,
                                            const float *restrict w, double b, int64_t F,
-                                           double *restrict g, float *restrict gf, double *restrict z)
+                                           double *restrict g, float *restrict gf, double *restrict z,
+                                           int64_t *n_flushed)
 {
     double loss = 0.0, gb = 0.0;
     const int64_t ahead_rows = F * (int64_t)sizeof(float) < 1024 ? SHORT_ROWS_AHEAD : PREFETCH_ROWS;
@@ -520,9 +535,9 @@ DDP_HOT static inline double grad_rows_one(ddp_task kind, const float *restrict 
             gb += z[r];
         for (int r = 0; r < CHUNK_ROWS; r += 8)
             axpy_rows8(gf, z + r, x + r, F);
-        if ((i - lo + CHUNK_ROWS) % FLUSH_ROWS == 0 || i + CHUNK_ROWS >= hi) flush(g, gf, F);
+        if ((i - lo + CHUNK_ROWS) % FLUSH_ROWS == 0 && i + CHUNK_ROWS < hi) flush(g, gf, F, n_flushed);
     }
-    g[F] += gb;
+    g[F] = gb;
     return loss;
 }
 
@@ -530,13 +545,14 @@ DDP_SIMD_CLONES
 static double grad_rows(ddp_task kind, const float *restrict xs, const float *restrict ys,
                         const int64_t *restrict idx, int64_t lo, int64_t hi, const float *restrict w,
                         const float *restrict b, int64_t F, int64_t n_out, double *restrict g,
-                        float *restrict gf, double *restrict z)
+                        float *restrict gf, double *restrict z, int64_t *n_flushed)
 {
     if (n_out == 1 && (kind == DDP_TASK_LINEAR || kind == DDP_TASK_LOGISTIC))
-        return grad_rows_one(kind, xs, ys, idx, lo, hi, w, (double)b[0], F, g, gf, z);
+        return grad_rows_one(kind, xs, ys, idx, lo, hi, w, (double)b[0], F, g, gf, z, n_flushed);
     double loss = 0.0;
     const int64_t n_w = n_out * F;
     memset(gf, 0, (size_t)n_w * sizeof(float));
+    memset(g + n_w, 0, (size_t)n_out * sizeof(double)); /* the bias sums (float64 throughout) */
     for (int64_t i = lo; i < hi; i += ROW_BLOCK) {
         int n_rows = hi - i < ROW_BLOCK ? (int)(hi - i) : ROW_BLOCK;
         const float *x[ROW_BLOCK];
@@ -559,7 +575,7 @@ static double grad_rows(ddp_task kind, const float *restrict xs, const float *re
         for (int r = n_pf; r < ROW_BLOCK; r++)
             pf[r] = n_pf ? pf[0] : NULL;
         loss += grad_block(kind, x, n_pf ? pf : NULL, y, n_rows, w, b, F, n_out, gf, g + n_w, z);
-        if ((i - lo + ROW_BLOCK) % FLUSH_ROWS == 0 || i + ROW_BLOCK >= hi) flush(g, gf, n_w);
+        if ((i - lo + ROW_BLOCK) % FLUSH_ROWS == 0 && i + ROW_BLOCK < hi) flush(g, gf, n_w, n_flushed);
     }
     return loss;
 }
@@ -572,10 +588,14 @@ static int64_t z_elems(int64_t n_out)
     return ROW_BLOCK * n_out > CHUNK_ROWS ? ROW_BLOCK * n_out : CHUNK_ROWS;
 }
 
+/* A thread's block: its float64 sums g [n_params], a block's logits z,
+ * its loss sum, its flush count, then its float32 sums gf (2 per double). */
+#define BLOCK_LOSS(z, n_out) ((z)[z_elems(n_out)])
+#define BLOCK_FLUSHES(z, n_out) (*(int64_t *)((z) + z_elems(n_out) + 1))
+#define BLOCK_GF(z, n_out) ((float *)((z) + z_elems(n_out) + 2))
 static int64_t block_stride(int64_t n_params, int64_t n_out)
 {
-    /* grad, a block's logits, loss, then the float accumulators (2 per double) */
-    int64_t n = n_params + z_elems(n_out) + 1 + (n_params + 1) / 2;
+    int64_t n = n_params + z_elems(n_out) + 2 + (n_params + 1) / 2;
     return (n + LINE_DOUBLES - 1) / LINE_DOUBLES * LINE_DOUBLES;
 }
 
@@ -590,6 +610,27 @@ static double *align_line(double *p)
 {
     uintptr_t a = ((uintptr_t)p + 63u) & ~(uintptr_t)63u;
     return (double *)a;
+}
+
+/* dst[p] = (first ? 0 : dst[p]) + a thread block's sum of element p, for
+ * p in [lo, hi): a weight's is its float64 sum g (if the thread flushed)
+ * plus its float32 rest gf; a bias's (p >= n_w) is its g. (first: 0.0 + v,
+ * as the sum over threads was always started.) */
+static void add_block(double *restrict dst, const double *restrict g, const float *restrict gf, int flushed,
+                      int64_t lo, int64_t hi, int64_t n_w, int first)
+{
+    const int64_t mid = hi < n_w ? hi : n_w;
+    if (flushed) {
+        DDP_OMP(omp simd)
+        for (int64_t p = lo; p < mid; p++)
+            dst[p] = (first ? 0.0 : dst[p]) + (g[p] + (double)gf[p]);
+    } else {
+        DDP_OMP(omp simd)
+        for (int64_t p = lo; p < mid; p++)
+            dst[p] = (first ? 0.0 : dst[p]) + (double)gf[p];
+    }
+    for (int64_t p = mid > lo ? mid : lo; p < hi; p++)
+        dst[p] = (first ? 0.0 : dst[p]) + g[p];
 }
 
 /* ----------------------------------------------------------- gradients */
@@ -612,27 +653,27 @@ void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const
         team_slot(&t, &n_team);
         double *restrict g = base + (int64_t)t * stride;
         double *restrict z = g + n_params;
-        memset(g, 0, (size_t)n_params * sizeof(double)); /* first touch by the owner */
         int64_t lo, hi;
         chunk(n_idx, t, n_team, &lo, &hi);
-        float *restrict gf = (float *)(z + z_elems(n_out) + 1);
-        z[z_elems(n_out)] = grad_rows(kind, xs, ys, idx, lo, hi, w, b, F, n_out, g, gf, z);
+        BLOCK_FLUSHES(z, n_out) = 0;
+        BLOCK_LOSS(z, n_out) = grad_rows(kind, xs, ys, idx, lo, hi, w, b, F, n_out, g, BLOCK_GF(z, n_out), z,
+                                         &BLOCK_FLUSHES(z, n_out));
         DDP_OMP(omp barrier)
         /* sum the blocks in thread order: deterministic for a fixed team.
-         * Both loops only read the blocks (complete at the barrier above)
-         * and the region's end joins the team: no barrier after either. */
-        DDP_OMP(omp for schedule(static) nowait)
-        for (int64_t p = 0; p < n_params; p++) {
-            double s = 0.0;
-            for (int u = 0; u < n_team; u++)
-                s += base[(int64_t)u * stride + p];
-            grad[p] = s;
+         * Each thread sums its static share of the elements over the
+         * blocks, which are complete at the barrier above and only read;
+         * the region's end joins the team: no barrier after this. */
+        int64_t p0, p1;
+        chunk(n_params, t, n_team, &p0, &p1);
+        for (int u = 0; u < n_team; u++) {
+            double *gu = base + (int64_t)u * stride, *zu = gu + n_params;
+            add_block(grad, gu, BLOCK_GF(zu, n_out), BLOCK_FLUSHES(zu, n_out) > 0, p0, p1, n_out * F, u == 0);
         }
         DDP_OMP(omp single nowait)
         {
             double s = 0.0;
             for (int u = 0; u < n_team; u++)
-                s += base[(int64_t)u * stride + n_params + z_elems(n_out)];
+                s += BLOCK_LOSS(base + (int64_t)u * stride + n_params, n_out);
             *loss_sum = s;
         }
     }
