@@ -290,12 +290,34 @@ DDP_HOT static inline void axpy_block4(float *restrict gf, int64_t F, const doub
  * 256): 1 thread, rows in L3, 2.00-2.01 -> 2.22 M rows/s; from memory
  * 1.50-1.52 -> 1.76-1.82 M rows/s. (GCC keeps one row vector on the stack in
  * the logit loop, which has 25 live vectors; groups of 4 classes measured
- * the same.) */
+ * the same.)
+ *
+ * The rows PREFETCH_ROWS ahead are requested during the gradient pass, a
+ * line of each per vector step, spread over the class groups. Requested
+ * during the logit pass instead (as until 2026-11-24), many of them did
+ * not arrive in time: from memory, one thread ran at 1.8-1.9 M rows/s
+ * whatever the arithmetic cost (a faster kernel in L3 was not faster from
+ * memory), about one memory latency per row above its in-L3 time; asking
+ * again one block ahead during the gradient pass took it to 2.1-2.3 M.
+ * With the requests in the gradient pass alone (784 features, kernel_bench,
+ * 2 threads, rows from memory): 10 classes 3.40-3.58 -> 3.75-3.94 M rows/s,
+ * 2 classes 5.3-6.2 -> 5.9-6.7 M, 20 classes and 64 features x 3 classes
+ * unchanged. (The logit pass streams the weights through L1, which cannot
+ * hold them with the gradient sums; we have no hardware counters on this
+ * VM to say which queue dropped the requests.) */
 #define CLASS_GROUP 5
-/* out[c][r] = w_c . x_r for the nc weight rows w + c F; pa and pb, if not
- * NULL, are rows wanted soon: a line of each is requested per vector step */
+
+/* one line of each of the n_pf rows pf, at float offset j */
+DDP_HOT static inline void prefetch_lines(const float *const *pf, int n_pf, int64_t j)
+{
+    for (int s = 0; s < n_pf; s++)
+        __builtin_prefetch(pf[s] + j, 0, 2);
+}
+
+/* out[c][r] = w_c . x_r for the nc weight rows w + c F */
+
 DDP_HOT static inline void dots_group(const float *restrict w, int64_t F, int nc, const float *const *x, int64_t n,
-                                      double *out /* [CLASS_GROUP][ROW_BLOCK] */, const float *pa, const float *pb)
+                                      double *out /* [CLASS_GROUP][ROW_BLOCK] */)
 {
     const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
     v16f acc[CLASS_GROUP][ROW_BLOCK];
@@ -304,16 +326,12 @@ DDP_HOT static inline void dots_group(const float *restrict w, int64_t F, int nc
             acc[c][r] = (v16f){0};
     int64_t j = 0;
     for (; j + 16 <= n; j += 16) {
-        if (pa) __builtin_prefetch(pa + j, 0, 2);
-        if (pb) __builtin_prefetch(pb + j, 0, 2);
         v16f r0 = load16(x0 + j), r1 = load16(x1 + j), r2 = load16(x2 + j), r3 = load16(x3 + j);
         for (int c = 0; c < nc; c++) {
             v16f wc = load16(w + c * F + j);
             acc[c][0] += wc * r0, acc[c][1] += wc * r1, acc[c][2] += wc * r2, acc[c][3] += wc * r3;
         }
     }
-    if (pa) prefetch_row(pa + j, n - j);
-    if (pb) prefetch_row(pb + j, n - j);
     for (int c = 0; c < nc; c++) {
         float s[ROW_BLOCK];
         sum4(acc[c], s);
@@ -325,9 +343,10 @@ DDP_HOT static inline void dots_group(const float *restrict w, int64_t F, int nc
     }
 }
 
-/* gf_c += sum_r d[c][r] x_r for the nc classes c (rows of gf F apart) */
+/* gf_c += sum_r d[c][r] x_r for the nc classes c (rows of gf F apart);
+ * a line of each of the n_pf rows pf is requested per vector step */
 DDP_HOT static inline void axpy_group(float *restrict gf, int64_t F, int nc, const double *d /* [nc][ROW_BLOCK] */,
-                                      const float *const *x, int64_t n)
+                                      const float *const *x, int64_t n, const float *const *pf, int n_pf)
 {
     const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
     v16f e[CLASS_GROUP][ROW_BLOCK];
@@ -339,12 +358,15 @@ DDP_HOT static inline void axpy_group(float *restrict gf, int64_t F, int nc, con
         }
     int64_t j = 0;
     for (; j + 16 <= n; j += 16) {
+        prefetch_lines(pf, n_pf, j);
         v16f r0 = load16(x0 + j), r1 = load16(x1 + j), r2 = load16(x2 + j), r3 = load16(x3 + j);
         for (int c = 0; c < nc; c++) {
             float *g = gf + c * F + j;
             store16(g, load16(g) + (e[c][0] * r0 + e[c][1] * r1 + e[c][2] * r2 + e[c][3] * r3));
         }
     }
+    for (int s = 0; s < n_pf; s++)
+        prefetch_row(pf[s] + j, n - j);
     for (; j < n; j++)
         for (int c = 0; c < nc; c++)
             gf[c * F + j] += ef[c][0] * x0[j] + ef[c][1] * x1[j] + ef[c][2] * x2[j] + ef[c][3] * x3[j];
@@ -387,23 +409,21 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
 #ifdef DDP_VEC16
     {
         double part[CLASS_GROUP * ROW_BLOCK];
-        int c_pf = 0; /* the next of the pf rows to request: two per group of classes */
+        const int64_t n_groups = (n_out + CLASS_GROUP - 1) / CLASS_GROUP;
+        /* the gradient pass of class group gi asks for the pf rows
+         * [PF_LO(gi), PF_LO(gi + 1)), a line of each per vector step */
+#define PF_LO(gi) (pf ? (int)(ROW_BLOCK * (gi) / n_groups) : 0)
         for (int64_t k = 0; k < n_out; k += CLASS_GROUP) { /* pass 1 over the rows: every logit */
             int nc = n_out - k < CLASS_GROUP ? (int)(n_out - k) : CLASS_GROUP;
-            const float *pa = pf && c_pf < ROW_BLOCK ? pf[c_pf] : NULL;
-            const float *pb = pf && c_pf + 1 < ROW_BLOCK ? pf[c_pf + 1] : NULL;
-            c_pf += 2;
-#define DOTS(N) dots_group(w + k * F, F, N, x, F, part, pa, pb)
+#define DOTS(N) dots_group(w + k * F, F, N, x, F, part)
             CLASS_CASES(nc, DOTS)
 #undef DOTS
             for (int c = 0; c < nc; c++)
                 for (int r = 0; r < ROW_BLOCK; r++)
                     z[r * n_out + k + c] = (double)b[k + c] + part[c * ROW_BLOCK + r];
         }
-        for (; pf && c_pf < ROW_BLOCK; c_pf++) /* fewer than 2 groups of classes: the rest at once */
-            prefetch_row(pf[c_pf], F);
         double loss = block_softmax(kind, z, n_out, y, n_rows);
-        for (int64_t k = 0; k < n_out; k += CLASS_GROUP) { /* pass 2, rows in cache: the gradient */
+        for (int64_t k = 0, gi = 0; k < n_out; k += CLASS_GROUP, gi++) { /* pass 2, rows in cache: the gradient */
             int nc = n_out - k < CLASS_GROUP ? (int)(n_out - k) : CLASS_GROUP;
             double d[CLASS_GROUP * ROW_BLOCK];
             for (int c = 0; c < nc; c++) {
@@ -411,10 +431,12 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
                     d[c * ROW_BLOCK + r] = z[r * n_out + k + c];
                 gb[k + c] += d[c * ROW_BLOCK] + d[c * ROW_BLOCK + 1] + d[c * ROW_BLOCK + 2] + d[c * ROW_BLOCK + 3];
             }
-#define AXPY(N) axpy_group(gf + k * F, F, N, d, x, F)
+            const float *const *p2 = pf ? pf + PF_LO(gi) : NULL;
+#define AXPY(N) axpy_group(gf + k * F, F, N, d, x, F, p2, PF_LO(gi + 1) - PF_LO(gi))
             CLASS_CASES(nc, AXPY)
 #undef AXPY
         }
+#undef PF_LO
         return loss;
     }
 #else /* without vector extensions: two classes per pass for the logits, four for the gradient */
