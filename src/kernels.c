@@ -315,7 +315,6 @@ DDP_HOT static inline void prefetch_lines(const float *const *pf, int n_pf, int6
 }
 
 /* out[c][r] = w_c . x_r for the nc weight rows w + c F */
-
 DDP_HOT static inline void dots_group(const float *restrict w, int64_t F, int nc, const float *const *x, int64_t n,
                                       double *out /* [CLASS_GROUP][ROW_BLOCK] */)
 {
@@ -531,7 +530,7 @@ static inline void prefetch_rows(const float *xs, const float *ys, const int64_t
  * each accumulator, while the same rows ahead are requested again: a
  * second request costs little if the first was kept, and many were not
  * (kernel_bench, 2 threads: logistic 1 M x 256 18.6-21.9 -> 21.7-25.0 M
- * rows/s, linear 2 M x 64 52-79 -> 80-81 M; one thread unchanged). Same
+ * rows/s, linear 2 M x 64 52-79 -> 80-85 M; one thread unchanged). Same
  * float32 row math and float64 flushes as grad_block. */
 DDP_HOT static inline double grad_rows_one(ddp_task kind, const float *restrict xs, const float *restrict ys,
                                            const int64_t *restrict idx, int64_t lo, int64_t hi,
@@ -623,7 +622,7 @@ static int64_t z_elems(int64_t n_out)
 /* A thread's block: its float64 sums g [n_params], a block's logits z,
  * its loss sum, its flush count, then its float32 sums gf (2 per double). */
 #define BLOCK_LOSS(z, n_out) ((z)[z_elems(n_out)])
-#define BLOCK_FLUSHES(z, n_out) (*(int64_t *)((z) + z_elems(n_out) + 1))
+#define BLOCK_FLUSHES(z, n_out) ((z)[z_elems(n_out) + 1])
 #define BLOCK_GF(z, n_out) ((float *)((z) + z_elems(n_out) + 2))
 static int64_t block_stride(int64_t n_params, int64_t n_out)
 {
@@ -687,9 +686,10 @@ void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const
         double *restrict z = g + n_params;
         int64_t lo, hi;
         chunk(n_idx, t, n_team, &lo, &hi);
-        BLOCK_FLUSHES(z, n_out) = 0;
+        int64_t n_flushed = 0;
         BLOCK_LOSS(z, n_out) = grad_rows(kind, xs, ys, idx, lo, hi, w, b, F, n_out, g, BLOCK_GF(z, n_out), z,
-                                         &BLOCK_FLUSHES(z, n_out));
+                                         &n_flushed);
+        BLOCK_FLUSHES(z, n_out) = (double)n_flushed;
         DDP_OMP(omp barrier)
         /* sum the blocks in thread order: deterministic for a fixed team.
          * Each thread sums its static share of the elements over the
