@@ -194,6 +194,13 @@ static int setup(trainer *t, char *err)
     }
     t->n_threads = cfg->threads > 0 ? (int)cfg->threads : ddp_default_threads();
     t->sampler.n_threads = t->n_threads;
+#ifdef _OPENMP
+    /* The regions that name no team size (the optimizer's update of 32768
+     * or more elements, --standardize) use this rank's threads too. Left to
+     * OpenMP's default they took every CPU of the rank's mask: all the
+     * node's cores under mpirun --bind-to none, one team per rank. */
+    omp_set_num_threads(t->n_threads);
+#endif
     int64_t P = t->model.n_params;
     t->grad_sum = calloc((size_t)P, sizeof(double));
     t->reduce_buf = calloc((size_t)(t->n_active + RED_EXTRA), sizeof(double));
@@ -325,6 +332,21 @@ static void report_cluster(const trainer *t)
     }
 }
 
+/* The start-up table's "openmp" line: the team every parallel region
+ * gets, and how its threads are placed (README: Threads and binding). */
+static void print_openmp(void)
+{
+#ifdef _OPENMP
+    const char *bind = getenv("OMP_PROC_BIND"), *places = getenv("OMP_PLACES");
+    int team = omp_get_max_threads();
+    printf("  %-14s %d thread%s in every parallel region; OMP_PROC_BIND=%s OMP_PLACES=%s%s\n", "openmp", team,
+           team == 1 ? "" : "s", bind ? bind : "(unset)", places ? places : "(unset)",
+           team > 1 && !bind ? " (threads may move between cores: OMP_PROC_BIND=close OMP_PLACES=cores)" : "");
+#else
+    printf("  %-14s not compiled in: 1 thread\n", "openmp");
+#endif
+}
+
 static void print_startup(const trainer *t)
 {
     const ddp_config *cfg = t->cfg;
@@ -346,6 +368,7 @@ static void print_startup(const trainer *t)
     printf("  %-14s %d ranks x %d threads (threads from %s), %d ranks on this node of %ld cores\n", "parallelism",
            t->comm->size, t->n_threads, cfg->threads > 0 ? "--threads" : ddp_cluster_thread_source_name(src),
            t->comm->local_size, sysconf(_SC_NPROCESSORS_ONLN));
+    print_openmp();
     printf("  %-14s %s\n", "scheduler", where);
     ddp_comm_describe(t->comm, where, sizeof where);
     printf("  %-14s %s\n", "mpi", where);

@@ -21,6 +21,16 @@ OMPI_MCA_btl_vader_eager_limit=8192 run_ranks 2 60 -- "$DDPTRAIN" train --data "
 check "OMPI_MCA_btl_vader_eager_limit=8192 wins: the table says 8192 B from the environment" \
     grep -q "^  mpi  .*eager limit 8192 B (from OMPI_MCA_btl_vader_eager_limit)" "$OUT"
 
+# --threads sets the team of every OpenMP region (the optimizer's update of
+# 32768+ elements and --standardize name no team size): without
+# OMP_NUM_THREADS and with no binding, OpenMP's own default would be every
+# CPU of the node; the start-up table's "openmp" line reports the team
+env -u OMP_NUM_THREADS OMP_PROC_BIND=close OMP_PLACES=cores timeout 60 mpirun -n 1 --bind-to none \
+    "$DDPTRAIN" train --data "$DATA" --model linear --batch-size 64 --epochs 1 --threads 1 --standardize \
+    </dev/null >"$TMP/omp.out" 2>&1
+check "--threads 1 without OMP_NUM_THREADS ($(getconf _NPROCESSORS_ONLN) CPUs): every OpenMP region gets 1 thread" \
+    grep -q "^  openmp  *1 thread in every parallel region; OMP_PROC_BIND=close OMP_PLACES=cores$" "$TMP/omp.out"
+
 # divergence: lr 1e10 -> exit 3 everywhere, message names step/epoch/parameter
 run_ranks 3 60 -- "$DDPTRAIN" train --data "$DATA" --model linear --optimizer sgd --lr 1e10 --batch-size 64 --epochs 3
 msg=$(grep 'ddptrain: error' "$ERR")
