@@ -208,9 +208,12 @@ static int setup(trainer *t, char *err)
     t->requests = calloc((size_t)t->n_buckets, sizeof(ddp_comm_request));
     t->grad_mean = calloc((size_t)P, sizeof(float));
     t->prev_params = calloc((size_t)P, sizeof(float));
+    t->thread_parts = calloc((size_t)3 * (size_t)t->n_threads, sizeof(double));
     t->scratch = calloc((size_t)ddp_kernel_scratch_elems(P, (int)t->model.n_out, t->n_threads), sizeof(double));
-    rc = (t->grad_sum && t->reduce_buf && t->requests && t->grad_mean && t->prev_params && t->scratch) ? DDP_OK
-                                                                                                      : DDP_EXIT_MEMORY;
+    rc = (t->grad_sum && t->reduce_buf && t->requests && t->grad_mean && t->prev_params && t->thread_parts &&
+          t->scratch)
+             ? DDP_OK
+             : DDP_EXIT_MEMORY;
     if (rc != DDP_OK) ddp_errf(err, "cannot allocate the training buffers (%lld parameters)", (long long)P);
     rc = ddp_comm_agree(comm, rc, err);
     if (rc != DDP_OK) return rc;
@@ -292,6 +295,7 @@ static void teardown(trainer *t)
     ddp_trace_free(&t->trace);
     free(t->scratch);
     free(t->prev_params);
+    free(t->thread_parts);
     free(t->grad_mean);
     free(t->reduce_buf);
     free(t->requests);

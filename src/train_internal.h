@@ -34,6 +34,7 @@ typedef struct trainer {
     ddp_comm_request *requests;      /* [n_buckets] */
     float *grad_mean;    /* [n_params] mean gradient (0 for frozen) */
     float *prev_params;  /* [n_params] before the step, for |dw| */
+    double *thread_parts; /* [3 * n_threads]: each thread's share of the step's norms and first bad element */
     double *scratch;     /* kernel per-thread accumulators */
     float *std_mean;     /* [n_features] with --standardize */
     float *std_scale;    /* [n_features] */

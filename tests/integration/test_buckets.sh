@@ -42,6 +42,41 @@ check "--nan-policy skip: both runs finish ($r1, $RC)" test "$r1" -eq 0 -a "$RC"
 check "--nan-policy skip: with and without buckets bitwise the same weights" \
     "$CMP" "$TMP/skip1.h5" /model/weight "$TMP/skip2.h5" /model/weight 0 0
 
+# The optimizer phase on the rank's threads (one bucket, 4096+ trainable
+# elements, more than one thread) against the serial bucket-by-bucket path:
+# softmax 512 x 10 = 5130 elements, 2 threads; 0.01 MiB = 1310 doubles -> 4
+# buckets. Bitwise the same weights and optimizer state; the same
+# divergence message; the same --nan-policy skip result.
+run_ranks 1 120 -- "$DDPTRAIN" gen softmax --rows 3000 --features 512 --classes 10 --seed 4 --out "$TMP/sm.h5"
+S=(train --data "$TMP/sm.h5" --model softmax --optimizer adam --lr 0.01 --batch-size 128 --epochs 2 --seed 5
+   --threads 2 --quiet)
+for n in 1 2; do
+    run_ranks "$n" 120 -- "$DDPTRAIN" "${S[@]}" --save "$TMP/par$n.h5"
+    r1=$RC
+    run_ranks "$n" 120 -- "$DDPTRAIN" "${S[@]}" --bucket-mb 0.01 --save "$TMP/ser$n.h5"
+    check "$n rank(s) x 2 threads, 5130 elements: both runs exit 0 ($r1, $RC)" test "$r1" -eq 0 -a "$RC" -eq 0
+    for ds in /model/weight /model/bias /optimizer/state/weight/exp_avg; do
+        check "$n rank(s) x 2 threads: the threads' optimizer phase gives bitwise the buckets' $ds" \
+            "$CMP" "$TMP/par$n.h5" "$ds" "$TMP/ser$n.h5" "$ds" 0 0
+    done
+done
+# divergence: linear, 4200 features = 4201 elements; 0.01 MiB -> 4 buckets
+run_ranks 1 120 -- "$DDPTRAIN" gen linear --rows 1000 --features 4200 --seed 2 --noise 0.1 --out "$TMP/wide.h5"
+P=(train --data "$TMP/wide.h5" --model linear --optimizer sgd --lr 1e6 --batch-size 64 --epochs 3 --threads 2
+   --quiet)
+run_ranks 1 60 -- "$DDPTRAIN" "${P[@]}"
+msg_p=$(grep -oE "(non-finite|diverged).*element [0-9]*" "$ERR")
+check "diverging on 2 threads (4201 elements): exit 3 ($RC)" test "$RC" -eq 3
+run_ranks 1 60 -- "$DDPTRAIN" "${P[@]}" --bucket-mb 0.01
+msg_s=$(grep -oE "(non-finite|diverged).*element [0-9]*" "$ERR")
+check "... naming the same step and element as the buckets ($msg_p)" test -n "$msg_p" -a "$msg_p" = "$msg_s"
+run_ranks 1 60 -- "$DDPTRAIN" "${P[@]}" --nan-policy skip --max-skips 1000 --save "$TMP/pskip.h5"
+r1=$RC
+run_ranks 1 60 -- "$DDPTRAIN" "${P[@]}" --nan-policy skip --max-skips 1000 --bucket-mb 0.01 --save "$TMP/sskip.h5"
+check "--nan-policy skip on 2 threads: both runs finish ($r1, $RC)" test "$r1" -eq 0 -a "$RC" -eq 0
+check "--nan-policy skip on 2 threads: bitwise the buckets' weights" \
+    "$CMP" "$TMP/pskip.h5" /model/weight "$TMP/sskip.h5" /model/weight 0 0
+
 run_ranks 2 60 -- "$DDPTRAIN" "${A[@]}" --bucket-mb 0
 check "--bucket-mb 0: exit 2 naming the option" grep -q -- "--bucket-mb" "$ERR"
 check "no ddptrain process left behind" no_leftovers
