@@ -93,10 +93,9 @@ static void apply_slice(trainer *t, int64_t p0, int64_t p1, double lr)
 /* A step whose reduction is one bucket, with at least PAR_OPTIM_ELEMS
  * trainable elements and more than one thread, runs its optimizer phase on
  * the rank's threads, each on its own share (below). B2 (7850 elements),
- * 1 rank x 2 threads, 8 alternated runs: best 0.0639 -> 0.0582 s, the
- * optimizer phase 5.3-5.7 -> 3.7-4.5 ms; the kernel phase fell too
- * (0.0575 -> 0.0536 s at best), as each core now finds its half of the
- * updated weights in its own cache. Below this size a parallel region
+ * 1 rank x 2 threads, 8 alternated runs: best 0.0669 -> 0.0603 s, the
+ * optimizer phase 5.5-5.9 -> 3.9-4.9 ms; the kernel phase fell too, as
+ * each core now finds its half of the updated weights in its own cache. Below this size a parallel region
  * costs more than it saves (B1: 257 elements). */
 #define PAR_OPTIM_ELEMS 4096
 
@@ -119,8 +118,7 @@ static int64_t optimize_parallel(trainer *t, const double *grads, double count, 
 #pragma omp parallel num_threads(t->n_threads)
     {
         int u = omp_get_thread_num(), n = omp_get_num_threads();
-#pragma omp single nowait
-        n_team = n;
+        if (u == 0) n_team = n;
         int64_t a = m->n_params * u / n, b = m->n_params * (u + 1) / n; /* parameters */
         int64_t q0 = t->n_active * u / n, q1 = t->n_active * (u + 1) / n; /* packed gradient positions */
         if (!loss_bad) memcpy(t->prev_params + a, m->params + a, (size_t)(b - a) * sizeof(float));
