@@ -4,9 +4,7 @@
  * ddp_kernel_grad: OpenMP over contiguous static chunks of the selected
  * rows, one accumulator block per thread in the caller's scratch, blocks
  * summed in thread order, so the result is deterministic for a fixed thread
- * count; linear and logistic rows go instead in work units that the
- * threads claim in turn (kernels_units.c; their rows are done here, by
- * ddp_kernel_unit_rows). Each row is read from memory once: all n_out dot products in one
+ * count. Each row is read from memory once: all n_out dot products in one
  * pass, then the gradient update while the row is in cache (see grad_block
  * for the blocking, precision, prefetching and SIMD). The row-at-a-time
  * kernels (the reference gradient the tests hold this one to, and
@@ -23,6 +21,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Per-thread blocks start on their own cache line (8 doubles = 64 bytes). */
+#define LINE_DOUBLES 8
 
 /* ------------------------------------------------------------ row math */
 
@@ -83,7 +84,9 @@ static inline double softmax_row(double *restrict z, int64_t n_classes, int64_t 
  * softmax kernel measured 3.37-3.47 against 3.00-3.34 M rows/s (2 threads,
  * rows from memory); one-output models flush F floats, and did not move. */
 #define ROW_BLOCK 4
-/* FLUSH_ROWS and CHUNK_ROWS (one-output models, grad_rows_one): kernels_internal.h */
+#define FLUSH_ROWS 256
+/* one-output models: rows per chunk (see grad_rows_one) */
+#define CHUNK_ROWS 16
 /* inlined into each instruction-set clone of grad_rows (below), so that
  * the loops are vectorised for that clone's instruction set */
 #if defined(__GNUC__)
@@ -508,15 +511,14 @@ DDP_HOT static inline void flush(double *restrict g, float *restrict gf, int64_t
 #define DDP_SIMD_CLONES
 #endif
 
-/* every line of the selected rows at sequence positions [i, i + n) and
- * their labels: both are scattered */
-static inline void prefetch_rows(const float *xs, const float *ys, const row_seq *s, int64_t F, int64_t i, int64_t n)
+/* every line of the selected rows [i, i + n) (those before hi) and their
+ * labels: both are scattered */
+static inline void prefetch_rows(const float *xs, const float *ys, const int64_t *idx, int64_t F, int64_t i,
+                                 int64_t n, int64_t hi)
 {
-    for (int64_t q = i; q < i + n; q++) {
-        int64_t pos = q < s->hi ? q : s->next_lo + (q - s->hi);
-        if (q >= s->hi && pos >= s->next_hi) break;
-        prefetch_row(xs + s->idx[pos] * F, F);
-        __builtin_prefetch(ys + s->idx[pos], 0, 2);
+    for (int64_t q = i; q < i + n && q < hi; q++) {
+        prefetch_row(xs + idx[q] * F, F);
+        __builtin_prefetch(ys + idx[q], 0, 2);
     }
 }
 
@@ -531,15 +533,15 @@ static inline void prefetch_rows(const float *xs, const float *ys, const row_seq
  * rows/s, linear 2 M x 64 52-79 -> 80-85 M; one thread unchanged). Same
  * float32 row math and float64 flushes as grad_block. */
 DDP_HOT static inline double grad_rows_one(ddp_task kind, const float *restrict xs, const float *restrict ys,
-                                           const int64_t *restrict idx, int64_t lo, int64_t hi, const row_seq *ahead,
-                                           int burst, const float *restrict w, double b, int64_t F,
-                                           double *restrict g, float *restrict gf, double *gb_out, double *restrict z,
+                                           const int64_t *restrict idx, int64_t lo, int64_t hi,
+                                           const float *restrict w, double b, int64_t F,
+                                           double *restrict g, float *restrict gf, double *restrict z,
                                            int64_t *n_flushed)
 {
     double loss = 0.0, gb = 0.0;
     const int64_t ahead_rows = F * (int64_t)sizeof(float) < 1024 ? SHORT_ROWS_AHEAD : PREFETCH_ROWS;
     memset(gf, 0, (size_t)F * sizeof(float));
-    if (idx && burst) prefetch_rows(xs, ys, ahead, F, lo, ahead_rows); /* the loop asks ahead_rows ahead */
+    if (idx) prefetch_rows(xs, ys, idx, F, lo, ahead_rows, hi); /* the loop asks ahead_rows ahead */
     for (int64_t i = lo; i < hi; i += CHUNK_ROWS) {
         int n_rows = hi - i < CHUNK_ROWS ? (int)(hi - i) : CHUNK_ROWS;
         const float *x[CHUNK_ROWS];
@@ -551,7 +553,7 @@ DDP_HOT static inline double grad_rows_one(ddp_task kind, const float *restrict 
             y[r] = ys[row];
         }
         for (int r = 0; r < CHUNK_ROWS; r += ROW_BLOCK) {
-            if (idx) prefetch_rows(xs, ys, ahead, F, i + ahead_rows + r, ROW_BLOCK);
+            if (idx) prefetch_rows(xs, ys, idx, F, i + ahead_rows + r, ROW_BLOCK, hi);
             double part[ROW_BLOCK];
             dots_block(w, x + r, F, part);
             for (int q = 0; q < ROW_BLOCK; q++)
@@ -561,12 +563,12 @@ DDP_HOT static inline double grad_rows_one(ddp_task kind, const float *restrict 
         for (int r = 0; r < CHUNK_ROWS; r++)
             gb += z[r];
         for (int r = 0; r < CHUNK_ROWS; r += 8) {
-            if (idx) prefetch_rows(xs, ys, ahead, F, i + ahead_rows + r, 8); /* again: see above */
+            if (idx) prefetch_rows(xs, ys, idx, F, i + ahead_rows + r, 8, hi); /* again: see above */
             axpy_rows8(gf, z + r, x + r, F);
         }
         if ((i - lo + CHUNK_ROWS) % FLUSH_ROWS == 0 && i + CHUNK_ROWS < hi) flush(g, gf, F, n_flushed);
     }
-    *gb_out = gb;
+    g[F] = gb;
     return loss;
 }
 
@@ -576,10 +578,8 @@ static double grad_rows(ddp_task kind, const float *restrict xs, const float *re
                         const float *restrict b, int64_t F, int64_t n_out, double *restrict g,
                         float *restrict gf, double *restrict z, int64_t *n_flushed)
 {
-    if (n_out == 1 && (kind == DDP_TASK_LINEAR || kind == DDP_TASK_LOGISTIC)) {
-        row_seq ahead = {idx, hi, hi, hi};
-        return grad_rows_one(kind, xs, ys, idx, lo, hi, &ahead, 1, w, (double)b[0], F, g, gf, g + F, z, n_flushed);
-    }
+    if (n_out == 1 && (kind == DDP_TASK_LINEAR || kind == DDP_TASK_LOGISTIC))
+        return grad_rows_one(kind, xs, ys, idx, lo, hi, w, (double)b[0], F, g, gf, z, n_flushed);
     double loss = 0.0;
     const int64_t n_w = n_out * F;
     memset(gf, 0, (size_t)n_w * sizeof(float));
@@ -611,17 +611,6 @@ static double grad_rows(ddp_task kind, const float *restrict xs, const float *re
     return loss;
 }
 
-/* One work unit of a one-output model (kernels_internal.h) */
-DDP_SIMD_CLONES
-double ddp_kernel_unit_rows(ddp_task kind, const float *restrict xs, const float *restrict ys,
-                        const int64_t *restrict idx, int64_t lo, int64_t hi, const row_seq *ahead, int burst,
-                        const float *restrict w, double b, int64_t F, float *restrict gf, double *gb,
-                        double *restrict z)
-{
-    int64_t n_flushed = 0;
-    return grad_rows_one(kind, xs, ys, idx, lo, hi, ahead, burst, w, b, F, NULL, gf, gb, z, &n_flushed);
-}
-
 /* ------------------------------------------------------------- scratch */
 
 /* per-thread logits: a block's (ROW_BLOCK rows x n_out) or a chunk's */
@@ -641,16 +630,11 @@ static int64_t block_stride(int64_t n_params, int64_t n_out)
     return (n + LINE_DOUBLES - 1) / LINE_DOUBLES * LINE_DOUBLES;
 }
 
-int64_t ddp_kernel_scratch_elems(int64_t n_params, int n_out, int n_threads, int64_t max_rows)
+int64_t ddp_kernel_scratch_elems(int64_t n_params, int n_out, int n_threads)
 {
     if (n_threads < 1) n_threads = 1;
     /* + one line of slack so the blocks can start on a 64-byte boundary */
-    int64_t n = (int64_t)n_threads * block_stride(n_params, n_out) + LINE_DOUBLES;
-    if (n_out == 1) { /* linear and logistic: work units (kernels_units.c) */
-        int64_t units = ddp_kernel_units_scratch(n_params - 1, n_threads, max_rows);
-        if (units + LINE_DOUBLES > n) n = units + LINE_DOUBLES;
-    }
-    return n;
+    return (int64_t)n_threads * block_stride(n_params, n_out) + LINE_DOUBLES;
 }
 
 static double *align_line(double *p)
@@ -693,10 +677,6 @@ void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const
     double *base = align_line(scratch);
     if (n_threads < 1) n_threads = 1;
     (void)n_threads; /* unused without OpenMP */
-    if (ddp_kernel_units_use(kind, n_out, F, n_idx, n_threads)) {
-        ddp_kernel_units_grad(kind, batch, w, (double)b[0], grad, loss_sum, base, n_threads);
-        return;
-    }
 
     DDP_OMP(omp parallel num_threads(n_threads))
     {

@@ -209,8 +209,7 @@ static int setup(trainer *t, char *err)
     t->grad_mean = calloc((size_t)P, sizeof(float));
     t->prev_params = calloc((size_t)P, sizeof(float));
     t->thread_parts = calloc((size_t)3 * (size_t)t->n_threads, sizeof(double));
-    t->scratch = calloc((size_t)ddp_kernel_scratch_elems(P, (int)t->model.n_out, t->n_threads,
-                                                                ddp_sampler_max_local_rows(&t->sampler)), sizeof(double));
+    t->scratch = calloc((size_t)ddp_kernel_scratch_elems(P, (int)t->model.n_out, t->n_threads), sizeof(double));
     rc = (t->grad_sum && t->reduce_buf && t->requests && t->grad_mean && t->prev_params && t->thread_parts &&
           t->scratch)
              ? DDP_OK

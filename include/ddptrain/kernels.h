@@ -32,17 +32,13 @@ typedef struct ddp_batch {
     int64_t n_features;
 } ddp_batch;
 
-/* Accumulators: ddp_kernel_scratch_elems(n_params, n_out, n_threads,
- * max_rows) doubles, allocated once by the caller, for selections of up to
- * max_rows rows on up to n_threads threads. */
-int64_t ddp_kernel_scratch_elems(int64_t n_params, int n_out, int n_threads, int64_t max_rows);
+/* Per-thread accumulators: ddp_kernel_scratch_elems(n_params, n_threads)
+ * doubles, allocated once by the caller. */
+int64_t ddp_kernel_scratch_elems(int64_t n_params, int n_out, int n_threads);
 
 /* Fused forward+backward for model `kind` (w: [n_out, F], b: [n_out]).
- * grad: [n_out * F + n_out] doubles, overwritten. n_threads and
- * batch->n_idx at most what the scratch was sized for. The result is
- * deterministic for a fixed thread count; for linear and logistic it is
- * the same for every thread count (rows in work units, summed in unit
- * order). */
+ * grad: [n_out * F + n_out] doubles, overwritten. n_threads <= the count the
+ * scratch was sized for. */
 void ddp_kernel_grad(ddp_task kind, const ddp_batch *batch, int64_t n_out, const float *w, const float *b,
                      double *grad, double *loss_sum, double *scratch, int n_threads);
 void ddp_kernel_grad_ref(ddp_task kind, const ddp_batch *batch, int64_t n_out, const float *w, const float *b,

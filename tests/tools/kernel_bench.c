@@ -35,7 +35,7 @@ int main(int argc, char **argv)
     float *w = malloc((size_t)P * sizeof(float));
     int64_t *perm = malloc((size_t)n * sizeof(int64_t));
     double *grad = malloc((size_t)P * sizeof(double));
-    double *scratch = calloc((size_t)ddp_kernel_scratch_elems(P, (int)n_out, threads, B), sizeof(double));
+    double *scratch = calloc((size_t)ddp_kernel_scratch_elems(P, (int)n_out, threads), sizeof(double));
     if (!x || !y || !w || !perm || !grad || !scratch) return 1;
     uint64_t s = 1;
     for (int64_t i = 0; i < n * F; i++) x[i] = (float)((double)(mix(&s) >> 11) * 0x1p-53 - 0.5);

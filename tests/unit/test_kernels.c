@@ -18,9 +18,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define MAX_THREADS 4
 
@@ -167,7 +164,7 @@ static void run_fast(const problem *p, const ddp_batch *batch, int threads, doub
                      double *loss)
 {
     int64_t P = p->C * p->F + p->C;
-    int64_t n_scratch = ddp_kernel_scratch_elems(P, (int)p->C, threads, batch->n_idx);
+    int64_t n_scratch = ddp_kernel_scratch_elems(P, (int)p->C, threads);
     assert_true(n_scratch >= (int64_t)threads * (P + p->C + 1));
     double *scratch = malloc((size_t)(n_scratch + GUARD) * sizeof(double));
     assert_non_null(scratch);
@@ -233,9 +230,7 @@ static void test_fast_matches_ref(void **state)
     compare_fast_ref(DDP_TASK_LINEAR, 3, 1, 1); /* fewer rows than threads */
     compare_fast_ref(DDP_TASK_SOFTMAX, 2, 64, 3);
     compare_fast_ref(DDP_TASK_LOGISTIC, 1000, 256, 1);
-    /* work units of 16..256 rows; in the static split (test_kernels_portable)
-     * a thread's float32 sums are flushed every 256 rows, and a short chunk */
-    compare_fast_ref(DDP_TASK_LINEAR, 600, 20, 1);
+    compare_fast_ref(DDP_TASK_LINEAR, 600, 20, 1); /* flushes every 256 rows, and a short chunk */
     /* softmax: 300 rows, a flush at 256 on one thread and a short block; classes in groups of 5
      * with every size of last group (10: 5+5, 9: 5+4, 3, 12: 5+5+2, 6:
      * 5+1); features in whole vectors of 16 with and without a tail, and
@@ -247,50 +242,6 @@ static void test_fast_matches_ref(void **state)
     compare_fast_ref(DDP_TASK_SOFTMAX, 100, 5, 6);
     compare_fast_ref(DDP_TASK_SOFTMAX, 100, 5, 2);
     compare_fast_ref(DDP_TASK_SOFTMAX, 150, 16, 7);
-}
-
-/* Linear and logistic rows go in work units that the threads claim in
- * turn (kernels.c), so which thread runs a unit changes from call to call;
- * the sums must not. Called from inside a parallel region with nesting
- * off, the kernel's team is one thread, which runs every unit: the result
- * must be bitwise that of the full team of the same n_threads. (The
- * portable build uses the static split, where a team of one sums other
- * groups of rows: not run there.) */
-static void test_units_any_thread(void **state)
-{
-    (void)state;
-#if defined(_OPENMP) && !defined(DDP_UNIT_SCRATCH_DOUBLES)
-    const ddp_task kinds[] = {DDP_TASK_LINEAR, DDP_TASK_LOGISTIC};
-    const int saved_levels = omp_get_max_active_levels();
-    omp_set_max_active_levels(1);
-    for (int k = 0; k < 2; k++) {
-        problem p = make_problem(kinds[k], 1000, 37, 1, 11 + (uint64_t)k, 0.3);
-        int64_t *idx = malloc(1000 * sizeof(int64_t)), n_idx = 0;
-        for (int64_t r = 999; r >= 0; r--)
-            if (r % 3 != 1) idx[n_idx++] = r;
-        ddp_batch batch = {p.x, p.y, idx, n_idx, 37};
-        double g[38], g1[38], l, l1;
-        for (int threads = 2; threads <= MAX_THREADS; threads++) {
-            run_fast(&p, &batch, threads, g, &l);
-            double *scratch = calloc((size_t)ddp_kernel_scratch_elems(38, 1, threads, n_idx), sizeof(double));
-            assert_non_null(scratch);
-            int inner_is_one = 0;
-#pragma omp parallel num_threads(2)
-#pragma omp single
-            {
-                inner_is_one = omp_get_level() >= omp_get_max_active_levels();
-                ddp_kernel_grad(p.kind, &batch, 1, p.params, p.params + 37, g1, &l1, scratch, threads);
-            }
-            free(scratch);
-            assert_true(inner_is_one);
-            assert_memory_equal(g, g1, sizeof g);
-            assert_memory_equal(&l, &l1, sizeof l);
-        }
-        free(idx);
-        free_problem(&p);
-    }
-    omp_set_max_active_levels(saved_levels);
-#endif
 }
 
 static void test_empty_selection(void **state)
@@ -496,7 +447,6 @@ int main(void)
         cmocka_unit_test(test_fd_logistic),
         cmocka_unit_test(test_fd_softmax),
         cmocka_unit_test(test_fast_matches_ref),
-        cmocka_unit_test(test_units_any_thread),
         cmocka_unit_test(test_empty_selection),
         cmocka_unit_test(test_linear_3point),
         cmocka_unit_test(test_logistic_stable),
