@@ -36,7 +36,8 @@
 #
 # Environment:
 #   BENCH_SCALE=1        multiply the row counts (0.01 for a quick look)
-#   BENCH_REPEAT=3       runs per configuration (ddptrain and PyTorch); best counts
+#   BENCH_REPEAT=3       runs per configuration (ddptrain and PyTorch); best counts;
+#                        ddptrain's two configurations alternate run by run
 #   BENCH_TORCH=1        0 skips PyTorch ("-" in its columns); a list such as
 #                        "b1" runs it for those benchmarks only
 #   BENCH_TORCH_BLAS     the BLAS libraries for PyTorch, "NAME=DIR ..." with DIR
@@ -181,44 +182,53 @@ gen_data() { # model rows features classes file
     }
 }
 
-# ddp_train file model batch ranks threads: best (shortest loop) of REPEAT
-# runs; sets SUMMARY to that run's summary line and WORST to the longest loop,
-# and AR_WAIT to the seconds of rank 0's allreduce spent waiting for the
-# slower rank (scripts/trace_summary.py on the best run's --trace; the rest
-# of t_allreduce is communication). (--trace only stores spans in memory during
-# the loop; they are written after it.)
-ddp_train() {
-    local best="" line s ck=()
-    SUMMARY=""
-    WORST=""
-    for _ in $(seq "$REPEAT"); do
-        [ -z "$CKPT_EVERY" ] || { rm -rf "$WORK/ckpt"; mkdir -p "$WORK/ckpt"; ck=(--checkpoint "$WORK/ckpt/run" --checkpoint-every "$CKPT_EVERY"); }
-        if ! OMP_NUM_THREADS="$5" timeout 1800 mpirun -n "$4" --bind-to none "$DDP" train --data "$1" --model "$2" \
-            --optimizer sgd --lr "$LR" --batch-size "$3" --epochs 1 --seed 1 --threads "$5" "${ck[@]}" \
-            --trace "$WORK/trace.json" </dev/null >"$WORK/train.out" 2>&1; then
-            cat "$WORK/train.out" >&2
-            echo "bench.sh: ddptrain train ($4 ranks x $5 threads) failed" >&2
-            exit 1
-        fi
-        line=$(grep '^summary: ' "$WORK/train.out" || true)
-        s=$(jget seconds "$line")
-        if [ -z "$s" ]; then
-            cat "$WORK/train.out" >&2
-            echo "bench.sh: no summary line with \"seconds\" in ddptrain's output" >&2
-            exit 1
-        fi
-        if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then
-            best="$s"
-            SUMMARY="$line"
-            mv "$WORK/trace.json" "$WORK/trace_best.json"
-        fi
-        if [ -z "$WORST" ] || awk -v a="$s" -v b="$WORST" 'BEGIN { exit !(a > b) }'; then WORST="$s"; fi
-    done
-    "$PY" "$HERE/../trace_summary.py" --kv "$WORK/trace_best.json" >"$WORK/split.out" || {
+# ddp_run file model batch ranks threads: one training run of the
+# configuration "ranks threads" (cfg). Keeps, per cfg, in the caller's
+# arrays: D_BEST (the shortest loop seconds), D_SUM (that run's summary
+# line), D_WORST (the longest loop seconds), and that run's --trace as
+# $WORK/trace_<ranks>x<threads>.json. (--trace only stores spans in memory
+# during the loop; they are written after it.) bench_model alternates the
+# configurations run by run (1x2, 2x1, 1x2, ...), not REPEAT runs of one
+# then REPEAT of the other: on a VM the same binary's loop moved by 50 %
+# between minutes (README, "Measured on 2026-12-05"), which would fall on
+# one configuration and not the other.
+ddp_run() {
+    local cfg="$4 $5" line s ck=()
+    [ -z "$CKPT_EVERY" ] || { rm -rf "$WORK/ckpt"; mkdir -p "$WORK/ckpt"; ck=(--checkpoint "$WORK/ckpt/run" --checkpoint-every "$CKPT_EVERY"); }
+    if ! OMP_NUM_THREADS="$5" timeout 1800 mpirun -n "$4" --bind-to none "$DDP" train --data "$1" --model "$2" \
+        --optimizer sgd --lr "$LR" --batch-size "$3" --epochs 1 --seed 1 --threads "$5" "${ck[@]}" \
+        --trace "$WORK/trace.json" </dev/null >"$WORK/train.out" 2>&1; then
+        cat "$WORK/train.out" >&2
+        echo "bench.sh: ddptrain train ($4 ranks x $5 threads) failed" >&2
+        exit 1
+    fi
+    line=$(grep '^summary: ' "$WORK/train.out" || true)
+    s=$(jget seconds "$line")
+    if [ -z "$s" ]; then
+        cat "$WORK/train.out" >&2
+        echo "bench.sh: no summary line with \"seconds\" in ddptrain's output" >&2
+        exit 1
+    fi
+    if [ -z "${D_BEST[$cfg]:-}" ] || awk -v a="$s" -v b="${D_BEST[$cfg]}" 'BEGIN { exit !(a < b) }'; then
+        D_BEST[$cfg]="$s"
+        D_SUM[$cfg]="$line"
+        mv "$WORK/trace.json" "$WORK/trace_${4}x${5}.json"
+    fi
+    if [ -z "${D_WORST[$cfg]:-}" ] || awk -v a="$s" -v b="${D_WORST[$cfg]}" 'BEGIN { exit !(a > b) }'; then
+        D_WORST[$cfg]="$s"
+    fi
+}
+
+# allreduce_wait ranks threads: the seconds of rank 0's allreduce spent
+# waiting for the slower rank in the best run of that configuration
+# (scripts/trace_summary.py on its --trace; the rest of t_allreduce is
+# communication)
+allreduce_wait() {
+    "$PY" "$HERE/../trace_summary.py" --kv "$WORK/trace_${1}x${2}.json" >"$WORK/split.out" || {
         echo "bench.sh: scripts/trace_summary.py could not read the trace" >&2
         exit 1
     }
-    AR_WAIT=$(awk '$1 == "allreduce_wait_s" { print $2 }' "$WORK/split.out")
+    awk '$1 == "allreduce_wait_s" { print $2 }' "$WORK/split.out"
 }
 
 # ------------------------------------------------------------------ training benchmarks
@@ -254,18 +264,22 @@ bench_model() { # name model base_rows features classes batch
     shuf_gbs=$(timeout 300 "$MEMBW" --rows "$features" 2 "$MEMBW_MIB" | awk '{ print $2 }')
     shuf_rows=$(calc "$shuf_gbs * 1e9 / $row_bytes")
 
-    # ddptrain
-    local -A D_RPS D_SUM D_WORST D_WAIT
+    # ddptrain: REPEAT runs of each configuration, alternated (see ddp_run)
+    local -A D_RPS=() D_SUM=() D_BEST=() D_WORST=() D_WORST_RPS=() D_WAIT=()
     local cfg
+    for _ in $(seq "$REPEAT"); do
+        for cfg in "1 2" "2 1"; do
+            set -- $cfg
+            ddp_run "$file" "$model" "$batch" "$1" "$2"
+        done
+    done
     for cfg in "1 2" "2 1"; do
         set -- $cfg
-        ddp_train "$file" "$model" "$batch" "$1" "$2"
-        D_SUM[$cfg]="$SUMMARY"
-        D_WAIT[$cfg]="$AR_WAIT"
+        D_WAIT[$cfg]=$(allreduce_wait "$1" "$2")
         local epochs
-        epochs=$(jget epochs "$SUMMARY")
-        D_RPS[$cfg]=$(calc "$rows * ${epochs:-1} / $(jget seconds "$SUMMARY")")
-        D_WORST[$cfg]=$(calc "$rows * ${epochs:-1} / $WORST")
+        epochs=$(jget epochs "${D_SUM[$cfg]}")
+        D_RPS[$cfg]=$(calc "$rows * ${epochs:-1} / ${D_BEST[$cfg]}")
+        D_WORST_RPS[$cfg]=$(calc "$rows * ${epochs:-1} / ${D_WORST[$cfg]}")
     done
 
     # PyTorch, once per BLAS library; t_ref: the fastest configuration of all
@@ -313,7 +327,7 @@ bench_model() { # name model base_rows features classes batch
     }
     for cfg in "1 2" "2 1"; do
         set -- $cfg
-        row "ddptrain $1 rank(s) x $2 thread(s)" "${D_RPS[$cfg]}" ddptrain "$1" "$2" "${D_WORST[$cfg]}"
+        row "ddptrain $1 rank(s) x $2 thread(s)" "${D_RPS[$cfg]}" ddptrain "$1" "$2" "${D_WORST_RPS[$cfg]}"
         local sum="${D_SUM[$cfg]}" secs p v other
         secs=$(jget seconds "$sum")
         R[seconds]=$secs
