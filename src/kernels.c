@@ -46,6 +46,20 @@ static inline void prefetch_row(const float *x, int64_t n)
         __builtin_prefetch(p, 0, 2);
 }
 
+/* x[r] and y[r], r < n, of the selected rows at positions i + r (idx NULL:
+ * row i + r); a short group (n_rows < n) repeats its first row, which the
+ * caller gives dz = 0 */
+static inline void gather_rows(const float *xs, const float *ys, const int64_t *idx, int64_t F, int64_t i,
+                               int n_rows, int n, const float **x, float *y)
+{
+    for (int r = 0; r < n; r++) {
+        int64_t sel = i + (r < n_rows ? r : 0);
+        int64_t row = idx ? idx[sel] : sel;
+        x[r] = xs + row * F;
+        y[r] = ys[row];
+    }
+}
+
 /* Softmax cross-entropy of one row: z [C] logits in, dz = softmax(z) -
  * onehot(c) out (in place); returns logsumexp(z) - z_c. */
 static inline double softmax_row(double *restrict z, int64_t n_classes, int64_t c)
@@ -280,39 +294,30 @@ DDP_HOT static inline void axpy_block4(float *restrict gf, int64_t F, const doub
 
 #ifdef DDP_VEC16
 #define store16(p, v) (*(v16f_u *)(p) = (v))
-/* Softmax: up to CLASS_GROUP classes at a time over a block's 4 rows, in
- * registers: 20 dot-product sums (9 loads per 20 FMAs, against 6 per 8 with
- * two classes at a time), or 20 broadcast row weights for the gradient (9
- * loads and 5 stores per 20 FMAs, against 8 and 4 per 16 with four
- * classes, and 5 and 1 per 4 for the two classes of ten left over). nc is a
- * constant at every call (CLASS_CASES), so the class loops unroll. Measured
- * against two and four classes at a time (784 features, 10 classes, batch
- * 256): 1 thread, rows in L3, 2.00-2.01 -> 2.22 M rows/s; from memory
- * 1.50-1.52 -> 1.76-1.82 M rows/s. (GCC keeps one row vector on the stack in
- * the logit loop, which has 25 live vectors; groups of 4 classes measured
- * the same.)
+/* Softmax logits: up to CLASS_GROUP classes at a time over a block's 4
+ * rows, 20 dot-product sums in registers (9 loads per 20 FMAs, against 6
+ * per 8 with two classes at a time). nc is a constant at every call
+ * (CLASS_CASES), so the class loops unroll. Measured against two and four
+ * classes at a time (784 features, 10 classes, batch 256): 1 thread, rows
+ * in L3, 2.00-2.01 -> 2.22 M rows/s; from memory 1.50-1.52 -> 1.76-1.82 M
+ * rows/s. (GCC keeps one row vector on the stack in the logit loop, which
+ * has 25 live vectors; groups of 4 classes measured the same.) The
+ * gradient goes a panel of rows at a time (panel_axpy, below).
  *
- * The rows PREFETCH_ROWS ahead are requested during the gradient pass, a
- * line of each per vector step, spread over the class groups. Requested
- * during the logit pass instead (as until 2026-11-24), many of them did
- * not arrive in time: from memory, one thread ran at 1.8-1.9 M rows/s
- * whatever the arithmetic cost (a faster kernel in L3 was not faster from
- * memory), about one memory latency per row above its in-L3 time; asking
- * again one block ahead during the gradient pass took it to 2.1-2.3 M.
- * With the requests in the gradient pass alone (784 features, kernel_bench,
- * 2 threads, rows from memory): 10 classes 3.40-3.58 -> 3.75-3.94 M rows/s,
- * 2 classes 5.3-6.2 -> 5.9-6.7 M, 20 classes and 64 features x 3 classes
- * unchanged. (The logit pass streams the weights through L1, which cannot
- * hold them with the gradient sums; we have no hardware counters on this
- * VM to say which queue dropped the requests.) */
+ * The rows ahead are requested during the gradient pass, a line of each
+ * per vector step. Requested during the logit pass instead (as until
+ * 2026-11-24), many of them did not arrive in time: from memory, one
+ * thread ran at 1.8-1.9 M rows/s whatever the arithmetic cost (a faster
+ * kernel in L3 was not faster from memory), about one memory latency per
+ * row above its in-L3 time; asking again one block ahead during the
+ * gradient pass took it to 2.1-2.3 M. With the requests in the gradient
+ * pass alone (784 features, kernel_bench, 2 threads, rows from memory): 10
+ * classes 3.40-3.58 -> 3.75-3.94 M rows/s, 2 classes 5.3-6.2 -> 5.9-6.7 M,
+ * 20 classes and 64 features x 3 classes unchanged. (The logit pass
+ * streams the weights through L1, which cannot hold them with the
+ * gradient sums; we have no hardware counters on this VM to say which
+ * queue dropped the requests.) */
 #define CLASS_GROUP 5
-
-/* one line of each of the n_pf rows pf, at float offset j */
-DDP_HOT static inline void prefetch_lines(const float *const *pf, int n_pf, int64_t j)
-{
-    for (int s = 0; s < n_pf; s++)
-        __builtin_prefetch(pf[s] + j, 0, 2);
-}
 
 /* out[c][r] = w_c . x_r for the nc weight rows w + c F */
 DDP_HOT static inline void dots_group(const float *restrict w, int64_t F, int nc, const float *const *x, int64_t n,
@@ -342,34 +347,6 @@ DDP_HOT static inline void dots_group(const float *restrict w, int64_t F, int nc
     }
 }
 
-/* gf_c += sum_r d[c][r] x_r for the nc classes c (rows of gf F apart);
- * a line of each of the n_pf rows pf is requested per vector step */
-DDP_HOT static inline void axpy_group(float *restrict gf, int64_t F, int nc, const double *d /* [nc][ROW_BLOCK] */,
-                                      const float *const *x, int64_t n, const float *const *pf, int n_pf)
-{
-    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
-    v16f e[CLASS_GROUP][ROW_BLOCK];
-    float ef[CLASS_GROUP][ROW_BLOCK];
-    for (int c = 0; c < nc; c++)
-        for (int r = 0; r < ROW_BLOCK; r++) {
-            ef[c][r] = (float)d[c * ROW_BLOCK + r];
-            e[c][r] = (v16f){0} + ef[c][r];
-        }
-    int64_t j = 0;
-    for (; j + 16 <= n; j += 16) {
-        prefetch_lines(pf, n_pf, j);
-        v16f r0 = load16(x0 + j), r1 = load16(x1 + j), r2 = load16(x2 + j), r3 = load16(x3 + j);
-        for (int c = 0; c < nc; c++) {
-            float *g = gf + c * F + j;
-            store16(g, load16(g) + (e[c][0] * r0 + e[c][1] * r1 + e[c][2] * r2 + e[c][3] * r3));
-        }
-    }
-    for (int s = 0; s < n_pf; s++)
-        prefetch_row(pf[s] + j, n - j);
-    for (; j < n; j++)
-        for (int c = 0; c < nc; c++)
-            gf[c * F + j] += ef[c][0] * x0[j] + ef[c][1] * x1[j] + ef[c][2] * x2[j] + ef[c][3] * x3[j];
-}
 /* CALL(nc) with nc a constant 1..CLASS_GROUP */
 #define CLASS_CASES(nc, CALL)                                                                                  \
     switch (nc) {                                                                                              \
@@ -379,6 +356,79 @@ DDP_HOT static inline void axpy_group(float *restrict gf, int64_t F, int nc, con
     case 2: CALL(2); break;                                                                                    \
     default: CALL(1); break;                                                                                   \
     }
+#endif
+
+#ifdef DDP_VEC16
+/* Softmax rows go PANEL_ROWS at a time: the logits and dz of the panel's
+ * blocks first (dots_group, block_softmax), then the gradient of the whole
+ * panel, whose sums stay in registers over all its rows (panel_axpy).
+ * Until 2026-12-05 the gradient went a block of 4 rows at a time, each
+ * accumulator loaded and stored once per block (9 loads and 5 stores per
+ * 20 multiply-adds). On a Zen 5 class VM (two 512-bit FMA pipes),
+ * kernel_bench 784 x 10, batch 256, 4 alternated runs: rows in L2, 1
+ * thread 3.10-3.16 -> 3.76-3.85 M rows/s, 2 threads 5.37-5.40 -> 6.18-6.45
+ * M; from memory, 2 threads 3.21-3.28 -> 3.81-3.98 M. The trainer's B2, 6
+ * alternated runs: 1x2 median 0.0827 -> 0.0718 s, 2x1 0.0939 -> 0.0784 s. */
+#define PANEL_ROWS 16
+
+/* gf_c += sum_r d[r][c] x_r over a panel's rows, for the nc classes c of a
+ * group (d: row r's dz of class c at d[r * ldd + c]). A stripe of 64
+ * features of the nc classes is summed in 20 vectors in registers over
+ * all PANEL_ROWS rows, then added to gf once: per row, 4 loads of the row,
+ * nc broadcasts and 4 nc multiply-adds, and no load or store of gf. pf, if
+ * not NULL, are the rows wanted next: a line of each is requested per
+ * row step, spread over the work. */
+DDP_HOT static inline void panel_axpy(float *restrict gf, int64_t F, int nc, const float *restrict d, int64_t ldd,
+                                      const float *const *x, const float *const *pf)
+{
+    int64_t j = 0;
+    for (; j + 64 <= F; j += 64) {
+        v16f acc[CLASS_GROUP][4];
+        for (int c = 0; c < nc; c++)
+            for (int q = 0; q < 4; q++)
+                acc[c][q] = (v16f){0};
+        for (int r = 0; r < PANEL_ROWS; r++) {
+            if (pf) {
+                const float *p = pf[r] + j;
+                __builtin_prefetch(p, 0, 2), __builtin_prefetch(p + 16, 0, 2);
+                __builtin_prefetch(p + 32, 0, 2), __builtin_prefetch(p + 48, 0, 2);
+            }
+            const float *xr = x[r] + j;
+            v16f x0 = load16(xr), x1 = load16(xr + 16), x2 = load16(xr + 32), x3 = load16(xr + 48);
+            for (int c = 0; c < nc; c++) {
+                v16f e = (v16f){0} + d[r * ldd + c];
+                acc[c][0] += e * x0, acc[c][1] += e * x1, acc[c][2] += e * x2, acc[c][3] += e * x3;
+            }
+        }
+        for (int c = 0; c < nc; c++)
+            for (int q = 0; q < 4; q++) {
+                float *g = gf + c * F + j + 16 * q;
+                store16(g, load16(g) + acc[c][q]);
+            }
+    }
+    for (; j + 16 <= F; j += 16) {
+        v16f acc[CLASS_GROUP];
+        for (int c = 0; c < nc; c++)
+            acc[c] = (v16f){0};
+        for (int r = 0; r < PANEL_ROWS; r++) {
+            if (pf) __builtin_prefetch(pf[r] + j, 0, 2);
+            v16f xr = load16(x[r] + j);
+            for (int c = 0; c < nc; c++)
+                acc[c] += ((v16f){0} + d[r * ldd + c]) * xr;
+        }
+        for (int c = 0; c < nc; c++)
+            store16(gf + c * F + j, load16(gf + c * F + j) + acc[c]);
+    }
+    for (int r = 0; pf && r < PANEL_ROWS; r++)
+        prefetch_row(pf[r] + j, F - j);
+    for (; j < F; j++)
+        for (int c = 0; c < nc; c++) {
+            float s = 0.0f;
+            for (int r = 0; r < PANEL_ROWS; r++)
+                s += d[r * ldd + c] * x[r][j];
+            gf[c * F + j] += s;
+        }
+}
 #endif
 
 /* The loss of a block's rows [0, n_rows) and their dz over the logits z
@@ -395,50 +445,19 @@ static inline double block_softmax(ddp_task kind, double *restrict z, int64_t n_
     return loss;
 }
 
-/* Fused forward + backward of the first n_rows (1..ROW_BLOCK) rows x[r],
- * labels y[r]: weight gradient into gf [n_out*F] (float), bias gradient
- * into gb [n_out] (double). z is per-thread space of ROW_BLOCK * n_out
- * doubles. Returns the rows' loss sum. */
+#ifndef DDP_VEC16
+/* Without vector extensions (with them: grad_panels), the fused forward +
+ * backward of the first n_rows (1..ROW_BLOCK) rows x[r], labels y[r]:
+ * weight gradient into gf [n_out*F] (float), bias gradient into gb [n_out]
+ * (double). z is per-thread space of ROW_BLOCK * n_out doubles. Returns
+ * the rows' loss sum. */
 DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, const float *const *pf,
                                         const float *y, int n_rows,
                                         const float *restrict w, const float *restrict b, int64_t F,
                                         int64_t n_out, float *restrict gf, double *restrict gb,
                                         double *restrict z)
 {
-#ifdef DDP_VEC16
-    {
-        double part[CLASS_GROUP * ROW_BLOCK];
-        const int64_t n_groups = (n_out + CLASS_GROUP - 1) / CLASS_GROUP;
-        /* the gradient pass of class group gi asks for the pf rows
-         * [PF_LO(gi), PF_LO(gi + 1)), a line of each per vector step */
-#define PF_LO(gi) (pf ? (int)(ROW_BLOCK * (gi) / n_groups) : 0)
-        for (int64_t k = 0; k < n_out; k += CLASS_GROUP) { /* pass 1 over the rows: every logit */
-            int nc = n_out - k < CLASS_GROUP ? (int)(n_out - k) : CLASS_GROUP;
-#define DOTS(N) dots_group(w + k * F, F, N, x, F, part)
-            CLASS_CASES(nc, DOTS)
-#undef DOTS
-            for (int c = 0; c < nc; c++)
-                for (int r = 0; r < ROW_BLOCK; r++)
-                    z[r * n_out + k + c] = (double)b[k + c] + part[c * ROW_BLOCK + r];
-        }
-        double loss = block_softmax(kind, z, n_out, y, n_rows);
-        for (int64_t k = 0, gi = 0; k < n_out; k += CLASS_GROUP, gi++) { /* pass 2, rows in cache: the gradient */
-            int nc = n_out - k < CLASS_GROUP ? (int)(n_out - k) : CLASS_GROUP;
-            double d[CLASS_GROUP * ROW_BLOCK];
-            for (int c = 0; c < nc; c++) {
-                for (int r = 0; r < ROW_BLOCK; r++)
-                    d[c * ROW_BLOCK + r] = z[r * n_out + k + c];
-                gb[k + c] += d[c * ROW_BLOCK] + d[c * ROW_BLOCK + 1] + d[c * ROW_BLOCK + 2] + d[c * ROW_BLOCK + 3];
-            }
-            const float *const *p2 = pf ? pf + PF_LO(gi) : NULL;
-#define AXPY(N) axpy_group(gf + k * F, F, N, d, x, F, p2, PF_LO(gi + 1) - PF_LO(gi))
-            CLASS_CASES(nc, AXPY)
-#undef AXPY
-        }
-#undef PF_LO
-        return loss;
-    }
-#else /* without vector extensions: two classes per pass for the logits, four for the gradient */
+    /* two classes per pass for the logits, four for the gradient */
     double part[DOT_CLASSES * ROW_BLOCK];
     int64_t k = 0;
     int c_pf = 0; /* the next of the pf rows to request: one per pair of classes */
@@ -474,8 +493,8 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
         gb[k] += d[0] + d[1] + d[2] + d[3];
     }
     return loss;
-#endif
 }
+#endif
 
 /* A thread's float32 sums go into its float64 sums g every FLUSH_ROWS
  * rows: the first flush sets g = gf, later ones add; gf = 0 after each. The
@@ -500,6 +519,70 @@ DDP_HOT static inline void flush(double *restrict g, float *restrict gf, int64_t
     }
     ++*n_flushed;
 }
+
+#ifdef DDP_VEC16
+/* Softmax over the selected rows [lo, hi), PANEL_ROWS at a time (above):
+ * each block of ROW_BLOCK rows gets its logits (dots_group) and its loss
+ * and dz (block_softmax; the bias sums take dz in float64), dz is kept in
+ * float32 for the panel, then panel_axpy adds the panel's gradient, asking
+ * for the next panel's rows. A short panel repeats its first row with
+ * dz = 0. z: ROW_BLOCK * n_out doubles, then PANEL_ROWS * n_out floats. */
+DDP_HOT static inline double grad_panels(ddp_task kind, const float *restrict xs, const float *restrict ys,
+                                         const int64_t *restrict idx, int64_t lo, int64_t hi,
+                                         const float *restrict w, const float *restrict b, int64_t F, int64_t n_out,
+                                         double *restrict g, float *restrict gf, double *restrict gb,
+                                         double *restrict z, int64_t *n_flushed)
+{
+    const int64_t n_w = n_out * F;
+    float *restrict dz = (float *)(z + ROW_BLOCK * n_out); /* [PANEL_ROWS][n_out] */
+    double loss = 0.0;
+    for (int64_t i = lo; i < hi; i += PANEL_ROWS) {
+        int n_rows = hi - i < PANEL_ROWS ? (int)(hi - i) : PANEL_ROWS;
+        const float *x[PANEL_ROWS], *pf[PANEL_ROWS];
+        float y[PANEL_ROWS];
+        gather_rows(xs, ys, idx, F, i, n_rows, PANEL_ROWS, x, y);
+        const int ask = idx && i + PANEL_ROWS < hi; /* the next panel's rows, and their labels now */
+        for (int r = 0; ask && r < PANEL_ROWS; r++) {
+            int64_t q = i + PANEL_ROWS + r < hi ? i + PANEL_ROWS + r : i + PANEL_ROWS;
+            pf[r] = xs + idx[q] * F;
+            __builtin_prefetch(ys + idx[q], 0, 2);
+        }
+        for (int r0 = 0; r0 < PANEL_ROWS; r0 += ROW_BLOCK) {
+            int nb = n_rows - r0;
+            if (nb <= 0) { /* past a short panel's end */
+                memset(dz + r0 * n_out, 0, (size_t)(ROW_BLOCK * n_out) * sizeof(float));
+                continue;
+            }
+            if (nb > ROW_BLOCK) nb = ROW_BLOCK;
+            for (int64_t k = 0; k < n_out; k += CLASS_GROUP) {
+                int nc = n_out - k < CLASS_GROUP ? (int)(n_out - k) : CLASS_GROUP;
+                double part[CLASS_GROUP * ROW_BLOCK];
+#define DOTS(N) dots_group(w + k * F, F, N, x + r0, F, part)
+                CLASS_CASES(nc, DOTS)
+#undef DOTS
+                for (int c = 0; c < nc; c++)
+                    for (int r = 0; r < ROW_BLOCK; r++)
+                        z[r * n_out + k + c] = (double)b[k + c] + part[c * ROW_BLOCK + r];
+            }
+            loss += block_softmax(kind, z, n_out, y + r0, nb);
+            for (int64_t c = 0; c < n_out; c++) {
+                gb[c] += z[c] + z[n_out + c] + z[2 * n_out + c] + z[3 * n_out + c];
+                for (int r = 0; r < ROW_BLOCK; r++)
+                    dz[(r0 + r) * n_out + c] = (float)z[r * n_out + c];
+            }
+        }
+        for (int64_t k = 0; k < n_out; k += CLASS_GROUP) {
+            int nc = n_out - k < CLASS_GROUP ? (int)(n_out - k) : CLASS_GROUP;
+            const float *const *p = ask && k == 0 ? pf : NULL;
+#define AXPY(N) panel_axpy(gf + k * F, F, N, dz + k, n_out, x, p)
+            CLASS_CASES(nc, AXPY)
+#undef AXPY
+        }
+        if ((i - lo + PANEL_ROWS) % FLUSH_ROWS == 0 && i + PANEL_ROWS < hi) flush(g, gf, n_w, n_flushed);
+    }
+    return loss;
+}
+#endif
 
 /* One thread's share of a batch: selected rows [lo, hi). Compiled for
  * several instruction sets and picked at load time (GCC's target_clones on
@@ -546,12 +629,7 @@ DDP_HOT static inline double grad_rows_one(ddp_task kind, const float *restrict 
         int n_rows = hi - i < CHUNK_ROWS ? (int)(hi - i) : CHUNK_ROWS;
         const float *x[CHUNK_ROWS];
         float y[CHUNK_ROWS];
-        for (int r = 0; r < CHUNK_ROWS; r++) { /* a short chunk repeats its first row */
-            int64_t sel = i + (r < n_rows ? r : 0);
-            int64_t row = idx ? idx[sel] : sel;
-            x[r] = xs + row * F;
-            y[r] = ys[row];
-        }
+        gather_rows(xs, ys, idx, F, i, n_rows, CHUNK_ROWS, x, y);
         for (int r = 0; r < CHUNK_ROWS; r += ROW_BLOCK) {
             if (idx) prefetch_rows(xs, ys, idx, F, i + ahead_rows + r, ROW_BLOCK, hi);
             double part[ROW_BLOCK];
@@ -580,20 +658,18 @@ static double grad_rows(ddp_task kind, const float *restrict xs, const float *re
 {
     if (n_out == 1 && (kind == DDP_TASK_LINEAR || kind == DDP_TASK_LOGISTIC))
         return grad_rows_one(kind, xs, ys, idx, lo, hi, w, (double)b[0], F, g, gf, z, n_flushed);
-    double loss = 0.0;
     const int64_t n_w = n_out * F;
     memset(gf, 0, (size_t)n_w * sizeof(float));
     memset(g + n_w, 0, (size_t)n_out * sizeof(double)); /* the bias sums (float64 throughout) */
+#ifdef DDP_VEC16
+    return grad_panels(kind, xs, ys, idx, lo, hi, w, b, F, n_out, g, gf, g + n_w, z, n_flushed);
+#else
+    double loss = 0.0;
     for (int64_t i = lo; i < hi; i += ROW_BLOCK) {
         int n_rows = hi - i < ROW_BLOCK ? (int)(hi - i) : ROW_BLOCK;
         const float *x[ROW_BLOCK];
         float y[ROW_BLOCK];
-        for (int r = 0; r < ROW_BLOCK; r++) {
-            int64_t sel = i + (r < n_rows ? r : 0);
-            int64_t row = idx ? idx[sel] : sel;
-            x[r] = xs + row * F;
-            y[r] = ys[row];
-        }
+        gather_rows(xs, ys, idx, F, i, n_rows, ROW_BLOCK, x, y);
         /* the rows PREFETCH_ROWS ahead (grad_block spreads their requests
          * over its work) and their labels (one line each: now) */
         const float *pf[ROW_BLOCK];
@@ -609,14 +685,22 @@ static double grad_rows(ddp_task kind, const float *restrict xs, const float *re
         if ((i - lo + ROW_BLOCK) % FLUSH_ROWS == 0 && i + ROW_BLOCK < hi) flush(g, gf, n_w, n_flushed);
     }
     return loss;
+#endif
 }
 
 /* ------------------------------------------------------------- scratch */
 
-/* per-thread logits: a block's (ROW_BLOCK rows x n_out) or a chunk's */
+/* per-thread logits: a block's (ROW_BLOCK rows x n_out) and a panel's dz,
+ * or a chunk's */
+#ifdef DDP_VEC16
+#define PANEL_FLOATS(n_out) (PANEL_ROWS * (n_out))
+#else
+#define PANEL_FLOATS(n_out) 0
+#endif
 static int64_t z_elems(int64_t n_out)
 {
-    return ROW_BLOCK * n_out > CHUNK_ROWS ? ROW_BLOCK * n_out : CHUNK_ROWS;
+    int64_t n = ROW_BLOCK * n_out + (PANEL_FLOATS(n_out) + 1) / 2; /* + a panel's float dz (softmax) */
+    return n > CHUNK_ROWS ? n : CHUNK_ROWS;
 }
 
 /* A thread's block: its float64 sums g [n_params], a block's logits z,
