@@ -368,7 +368,10 @@ DDP_HOT static inline void dots_group(const float *restrict w, int64_t F, int nc
  * kernel_bench 784 x 10, batch 256, 4 alternated runs: rows in L2, 1
  * thread 3.10-3.16 -> 3.76-3.85 M rows/s, 2 threads 5.37-5.40 -> 6.18-6.45
  * M; from memory, 2 threads 3.21-3.28 -> 3.81-3.98 M. The trainer's B2, 6
- * alternated runs: 1x2 median 0.0827 -> 0.0718 s, 2x1 0.0939 -> 0.0784 s. */
+ * alternated runs: 1x2 median 0.0827 -> 0.0718 s, 2x1 0.0939 -> 0.0784 s.
+ * Panels of 8 and 32 rows, 2 threads, 4 alternated runs: in L2 5.68-6.17
+ * and 6.21-6.36 M rows/s against 5.96-6.99 M for 16; from memory 3.48-3.65
+ * and 3.35-3.57 M against 3.51-3.73 M. */
 #define PANEL_ROWS 16
 
 /* gf_c += sum_r d[r][c] x_r over a panel's rows, for the nc classes c of a
