@@ -170,16 +170,6 @@ DDP_HOT static inline void dots_block(const float *restrict w, const float *cons
     out[0] = a0, out[1] = a1, out[2] = a2, out[3] = a3;
 }
 
-/* gf += sum_r d[r] x_r */
-DDP_HOT static inline void axpy_block(float *restrict gf, const double *d, const float *const *x, int64_t n)
-{
-    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
-    const float d0 = (float)d[0], d1 = (float)d[1], d2 = (float)d[2], d3 = (float)d[3];
-    DDP_OMP(omp simd)
-    for (int64_t j = 0; j < n; j++)
-        gf[j] += d0 * x0[j] + d1 * x1[j] + d2 * x2[j] + d3 * x3[j];
-}
-
 /* A chunk's losses (summed) for one output (linear: squared error;
  * logistic: BCE with logits), and dloss/dz written over z [CHUNK_ROWS]; rows
  * from n_rows on (a short chunk's padding) get dz = 0 and add no loss. All
@@ -226,70 +216,6 @@ DDP_HOT static inline void axpy_rows8(float *restrict gf, const double *d, const
     for (int64_t j = 0; j < n; j++)
         gf[j] += (d0 * x0[j] + d1 * x1[j] + d2 * x2[j] + d3 * x3[j]) +
                  (d4 * x4[j] + d5 * x5[j] + d6 * x6[j] + d7 * x7[j]);
-}
-
-/* Two classes at once (softmax): 8 independent sums; each load of a row
- * serves two weight rows and each load of a weight row four rows.
- * pf, if not NULL, is a row wanted soon: one of its lines is requested per
- * vector step, spread over the arithmetic. (Softmax rows are long: asked
- * for in one burst, a block's 4 rows of 784 floats are 196 lines, which fill
- * the core's queue of outstanding misses and stall it; perf put a fifth of
- * the kernel's time on those prefetch instructions. Spread out, the kernel
- * measured 3-9 % faster; the queue is still often full of the weight and
- * gradient lines, which do not fit L1 together.) */
-#define DOT_CLASSES 2
-DDP_HOT static inline void dots_block2(const float *restrict w, int64_t F, const float *const *x, int64_t n,
-                                       double *out /* [DOT_CLASSES][ROW_BLOCK] */, const float *pf)
-{
-    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
-    const float *restrict w0 = w, *restrict w1 = w + F;
-    float a00 = 0, a01 = 0, a02 = 0, a03 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0;
-    int64_t j = 0;
-#ifdef DDP_VEC16
-    if (n >= 16) {
-        v16f u[4] = {{0}, {0}, {0}, {0}}, v[4] = {{0}, {0}, {0}, {0}};
-        for (; j + 16 <= n; j += 16) {
-            if (pf) __builtin_prefetch(pf + j, 0, 2);
-            v16f r0 = load16(x0 + j), r1 = load16(x1 + j), r2 = load16(x2 + j), r3 = load16(x3 + j);
-            v16f c0 = load16(w0 + j), c1 = load16(w1 + j);
-            u[0] += c0 * r0, u[1] += c0 * r1, u[2] += c0 * r2, u[3] += c0 * r3;
-            v[0] += c1 * r0, v[1] += c1 * r1, v[2] += c1 * r2, v[3] += c1 * r3;
-        }
-        float s[8];
-        sum4(u, s);
-        sum4(v, s + 4);
-        a00 = s[0], a01 = s[1], a02 = s[2], a03 = s[3], a10 = s[4], a11 = s[5], a12 = s[6], a13 = s[7];
-    }
-#endif
-    if (pf) prefetch_row(pf + j, n - j);
-    for (; j < n; j++) {
-        float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j], u0 = w0[j], u1 = w1[j];
-        a00 += u0 * v0, a01 += u0 * v1, a02 += u0 * v2, a03 += u0 * v3;
-        a10 += u1 * v0, a11 += u1 * v1, a12 += u1 * v2, a13 += u1 * v3;
-    }
-    out[0] = a00, out[1] = a01, out[2] = a02, out[3] = a03, out[4] = a10, out[5] = a11, out[6] = a12, out[7] = a13;
-}
-
-/* the gradient pass takes four classes at once (the loads and stores of the
- * accumulators bound it, not the FMAs) */
-#define CLASS_BLOCK 4
-/* gf_c += sum_r d[c][r] x_r for four consecutive classes c (rows of gf F apart) */
-DDP_HOT static inline void axpy_block4(float *restrict gf, int64_t F, const double *d /* [4][ROW_BLOCK] */,
-                                       const float *const *x, int64_t n)
-{
-    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
-    float *restrict g0 = gf, *restrict g1 = gf + F, *restrict g2 = gf + 2 * F, *restrict g3 = gf + 3 * F;
-    float e[16];
-    for (int i = 0; i < 16; i++)
-        e[i] = (float)d[i];
-    DDP_OMP(omp simd)
-    for (int64_t j = 0; j < n; j++) {
-        float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j];
-        g0[j] += e[0] * v0 + e[1] * v1 + e[2] * v2 + e[3] * v3;
-        g1[j] += e[4] * v0 + e[5] * v1 + e[6] * v2 + e[7] * v3;
-        g2[j] += e[8] * v0 + e[9] * v1 + e[10] * v2 + e[11] * v3;
-        g3[j] += e[12] * v0 + e[13] * v1 + e[14] * v2 + e[15] * v3;
-    }
 }
 
 #ifdef DDP_VEC16
@@ -449,6 +375,67 @@ static inline double block_softmax(ddp_task kind, double *restrict z, int64_t n_
 }
 
 #ifndef DDP_VEC16
+/* The softmax path for compilers without vector extensions: its helpers,
+ * then grad_block. */
+
+/* gf += sum_r d[r] x_r */
+DDP_HOT static inline void axpy_block(float *restrict gf, const double *d, const float *const *x, int64_t n)
+{
+    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
+    const float d0 = (float)d[0], d1 = (float)d[1], d2 = (float)d[2], d3 = (float)d[3];
+    DDP_OMP(omp simd)
+    for (int64_t j = 0; j < n; j++)
+        gf[j] += d0 * x0[j] + d1 * x1[j] + d2 * x2[j] + d3 * x3[j];
+}
+
+/* Two classes at once (softmax): 8 independent sums; each load of a row
+ * serves two weight rows and each load of a weight row four rows.
+ * pf, if not NULL, is a row wanted soon: one of its lines is requested per
+ * vector step, spread over the arithmetic. (Softmax rows are long: asked
+ * for in one burst, a block's 4 rows of 784 floats are 196 lines, which fill
+ * the core's queue of outstanding misses and stall it; perf put a fifth of
+ * the kernel's time on those prefetch instructions. Spread out, the kernel
+ * measured 3-9 % faster; the queue is still often full of the weight and
+ * gradient lines, which do not fit L1 together.) */
+#define DOT_CLASSES 2
+DDP_HOT static inline void dots_block2(const float *restrict w, int64_t F, const float *const *x, int64_t n,
+                                       double *out /* [DOT_CLASSES][ROW_BLOCK] */, const float *pf)
+{
+    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
+    const float *restrict w0 = w, *restrict w1 = w + F;
+    float a00 = 0, a01 = 0, a02 = 0, a03 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0;
+    int64_t j = 0;
+    if (pf) prefetch_row(pf + j, n - j);
+    for (; j < n; j++) {
+        float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j], u0 = w0[j], u1 = w1[j];
+        a00 += u0 * v0, a01 += u0 * v1, a02 += u0 * v2, a03 += u0 * v3;
+        a10 += u1 * v0, a11 += u1 * v1, a12 += u1 * v2, a13 += u1 * v3;
+    }
+    out[0] = a00, out[1] = a01, out[2] = a02, out[3] = a03, out[4] = a10, out[5] = a11, out[6] = a12, out[7] = a13;
+}
+
+/* the gradient pass takes four classes at once (the loads and stores of the
+ * accumulators bound it, not the FMAs) */
+#define CLASS_BLOCK 4
+/* gf_c += sum_r d[c][r] x_r for four consecutive classes c (rows of gf F apart) */
+DDP_HOT static inline void axpy_block4(float *restrict gf, int64_t F, const double *d /* [4][ROW_BLOCK] */,
+                                       const float *const *x, int64_t n)
+{
+    const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
+    float *restrict g0 = gf, *restrict g1 = gf + F, *restrict g2 = gf + 2 * F, *restrict g3 = gf + 3 * F;
+    float e[16];
+    for (int i = 0; i < 16; i++)
+        e[i] = (float)d[i];
+    DDP_OMP(omp simd)
+    for (int64_t j = 0; j < n; j++) {
+        float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j];
+        g0[j] += e[0] * v0 + e[1] * v1 + e[2] * v2 + e[3] * v3;
+        g1[j] += e[4] * v0 + e[5] * v1 + e[6] * v2 + e[7] * v3;
+        g2[j] += e[8] * v0 + e[9] * v1 + e[10] * v2 + e[11] * v3;
+        g3[j] += e[12] * v0 + e[13] * v1 + e[14] * v2 + e[15] * v3;
+    }
+}
+
 /* Without vector extensions (with them: grad_panels), the fused forward +
  * backward of the first n_rows (1..ROW_BLOCK) rows x[r], labels y[r]:
  * weight gradient into gf [n_out*F] (float), bias gradient into gb [n_out]
