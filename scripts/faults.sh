@@ -50,6 +50,8 @@ for tool in mpirun timeout h5dump h5ls pgrep; do
     command -v "$tool" >/dev/null || { echo "faults.sh: '$tool' is not installed" >&2; exit 2; }
 done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# the PML Open MPI selects here anyway, named: no 0.2 s probe of cm at each start (README, "Tests")
+export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" # ranks share the cores
 export LC_ALL=C                                 # '.' in $EPOCHREALTIME and awk numbers
 

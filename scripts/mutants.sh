@@ -74,6 +74,8 @@ if [ ! -x "$BITFLIP" ]; then
 fi
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# the PML Open MPI selects here anyway, named: no 0.2 s probe of cm at each start (README, "Tests")
+export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}"
 export OMP_NUM_THREADS=1
 # Leaks inside HDF5 on error paths are not what this looks for; abort at the
 # first report so the exit status says it. These two win over the caller's.

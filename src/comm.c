@@ -4,6 +4,7 @@
 #include "ddptrain/comm.h"
 #include "ddptrain/common.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,43 +36,25 @@ static void mpi_check(int rc, const char *what)
 #define EAGER_VAR "OMPI_MCA_btl_vader_eager_limit"
 #define EAGER_DEFAULT "65536"
 
-/* An integer control variable of the MPI library (MPI_T), or -1 when the
- * library does not have it (another MPI, or the component is not loaded). */
-static long long read_cvar(const char *name)
+/* Open MPI's shared-memory eager limit in effect, or -1 when the library is
+ * not Open MPI or the value is not a byte count. Open MPI takes it from
+ * EAGER_VAR (mpirun's --mca arrives the same way, and an environment value
+ * beats a parameter file), and ddp_comm_mpi_defaults set that before
+ * MPI_Init wherever the user had not. Not read through MPI_T: its
+ * MPI_T_init_thread registers every Open MPI component, dlopening all of
+ * them, and one (PSM's libinfinipath) calibrates a timer for ~200 ms as it
+ * loads: 0.26 s of every rank's start, measured on 2026-12-06. */
+static long long eager_limit_in_effect(void)
 {
-    int provided = 0, idx = -1;
-    if (MPI_T_init_thread(MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) return -1;
-    long long value = -1;
-    char cname[256], desc[256];
-    int cname_len = sizeof cname, desc_len = sizeof desc, verbosity, bind, scope, count = 0;
-    MPI_Datatype type;
-    MPI_T_enum enumtype;
-    MPI_T_cvar_handle h;
-    if (MPI_T_cvar_get_index(name, &idx) == MPI_SUCCESS &&
-        MPI_T_cvar_get_info(idx, cname, &cname_len, &verbosity, &type, &enumtype, desc, &desc_len, &bind, &scope) ==
-            MPI_SUCCESS &&
-        MPI_T_cvar_handle_alloc(idx, NULL, &h, &count) == MPI_SUCCESS) {
-        union {
-            int i;
-            unsigned u;
-            long l;
-            unsigned long ul;
-            long long ll;
-            unsigned long long ull;
-        } v;
-        memset(&v, 0, sizeof v);
-        if (count == 1 && MPI_T_cvar_read(h, &v) == MPI_SUCCESS) {
-            if (type == MPI_INT) value = v.i;
-            else if (type == MPI_UNSIGNED) value = v.u;
-            else if (type == MPI_LONG) value = v.l;
-            else if (type == MPI_UNSIGNED_LONG) value = (long long)v.ul;
-            else if (type == MPI_LONG_LONG) value = v.ll;
-            else if (type == MPI_UNSIGNED_LONG_LONG) value = (long long)v.ull;
-        }
-        MPI_T_cvar_handle_free(&h);
-    }
-    MPI_T_finalize();
-    return value;
+    char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    if (MPI_Get_library_version(lib, &len) != MPI_SUCCESS || strncmp(lib, "Open MPI", 8) != 0) return -1;
+    const char *v = getenv(EAGER_VAR);
+    char *end = NULL;
+    errno = 0;
+    long long n = v ? strtoll(v, &end, 10) : -1;
+    if (!v || end == v || *end != '\0' || errno != 0 || n < 0) return -1;
+    return n;
 }
 
 int ddp_comm_mpi_defaults(void)
@@ -99,7 +82,7 @@ int ddp_comm_init(int *argc, char ***argv, ddp_comm *comm, char *err)
               "MPI_Comm_split_type");
     mpi_check(MPI_Comm_size(node, &comm->local_size), "MPI_Comm_size(node)");
     MPI_Comm_free(&node);
-    comm->eager_limit = read_cvar("btl_vader_eager_limit");
+    comm->eager_limit = eager_limit_in_effect();
     if (provided < MPI_THREAD_FUNNELED) {
         ddp_errf(err, "MPI provides thread level %d, ddptrain needs MPI_THREAD_FUNNELED", provided);
         return DDP_EXIT_INTERNAL;

@@ -18,7 +18,7 @@ typedef struct ddp_comm {
     int rank;
     int size;
     int local_size; /* ranks on this node (sharing its memory) */
-    long long eager_limit; /* Open MPI's shared-memory eager limit in bytes (-1: not Open MPI's vader) */
+    long long eager_limit; /* Open MPI's shared-memory eager limit in bytes (-1: not Open MPI, or not a number) */
     int eager_limit_ours;  /* 1: ddptrain set it (64 KiB), 0: the user's environment did */
 } ddp_comm;
 

@@ -7,6 +7,8 @@ set -uo pipefail
 : "${DDP_BUILD_DIR:=$(dirname "$DDPTRAIN")}"
 : "${DDP_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# the PML Open MPI selects here anyway, named: no 0.2 s probe of cm at each start (README, "Tests")
+export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}"
 # one OpenMP thread per rank unless a test says otherwise: ranks share 2 cores
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
