@@ -12,7 +12,7 @@ BUILD_DIR="${BUILD_DIR:-$REPO/build}"
 
 # Build + run-time packages; python3-h5py/numpy only for the optional scripts.
 DDP_PACKAGES=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
-              libcmocka-dev procps gdb)
+              libcmocka-dev procps gdb libomp5-14)
 
 # ddp_apt_install PKG...: install the packages that are missing (apt-get
 # update first). Returns non-zero when they cannot be installed (no apt, no

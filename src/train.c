@@ -343,8 +343,11 @@ static void print_openmp(void)
 #ifdef _OPENMP
     const char *bind = getenv("OMP_PROC_BIND"), *places = getenv("OMP_PLACES");
     int team = omp_get_max_threads();
-    printf("  %-14s %d thread%s in every parallel region; OMP_PROC_BIND=%s OMP_PLACES=%s%s\n", "openmp", team,
-           team == 1 ? "" : "s", bind ? bind : "(unset)", places ? places : "(unset)",
+#ifndef DDP_OMP_RUNTIME
+#define DDP_OMP_RUNTIME "the compiler's"
+#endif
+    printf("  %-14s %d thread%s in every parallel region (runtime: %s); OMP_PROC_BIND=%s OMP_PLACES=%s%s\n",
+           "openmp", team, team == 1 ? "" : "s", DDP_OMP_RUNTIME, bind ? bind : "(unset)", places ? places : "(unset)",
            team > 1 && !bind ? " (threads may move between cores: OMP_PROC_BIND=close OMP_PLACES=cores)" : "");
 #else
     printf("  %-14s not compiled in: 1 thread\n", "openmp");

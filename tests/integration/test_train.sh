@@ -29,7 +29,7 @@ env -u OMP_NUM_THREADS OMP_PROC_BIND=close OMP_PLACES=cores timeout 60 mpirun -n
     "$DDPTRAIN" train --data "$DATA" --model linear --batch-size 64 --epochs 1 --threads 1 --standardize \
     </dev/null >"$TMP/omp.out" 2>&1
 check "--threads 1 without OMP_NUM_THREADS ($(getconf _NPROCESSORS_ONLN) CPUs): every OpenMP region gets 1 thread" \
-    grep -q "^  openmp  *1 thread in every parallel region; OMP_PROC_BIND=close OMP_PLACES=cores$" "$TMP/omp.out"
+    grep -q "^  openmp  *1 thread in every parallel region (runtime: [^)]*); OMP_PROC_BIND=close OMP_PLACES=cores$" "$TMP/omp.out"
 
 # divergence: lr 1e10 -> exit 3 everywhere, message names step/epoch/parameter
 run_ranks 3 60 -- "$DDPTRAIN" train --data "$DATA" --model linear --optimizer sgd --lr 1e10 --batch-size 64 --epochs 3
