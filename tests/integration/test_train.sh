@@ -30,6 +30,16 @@ env -u OMP_NUM_THREADS OMP_PROC_BIND=close OMP_PLACES=cores timeout 60 mpirun -n
     </dev/null >"$TMP/omp.out" 2>&1
 check "--threads 1 without OMP_NUM_THREADS ($(getconf _NPROCESSORS_ONLN) CPUs): every OpenMP region gets 1 thread" \
     grep -q "^  openmp  *1 thread in every parallel region (runtime: [^)]*); OMP_PROC_BIND=close OMP_PLACES=cores$" "$TMP/omp.out"
+# the runtime the line names is the one the binary loads, and only that one
+# (a GCC build links LLVM's libomp where installed: README, "OpenMP runtime")
+RUNTIME=$(sed -n 's/^  openmp .*(runtime: \([^)]*\)).*/\1/p' "$TMP/omp.out")
+LIBS=$(ldd "$DDPTRAIN" | awk '{ print $1 }' | grep -E '^lib(g?omp|iomp5)' | sort | tr '\n' ' ')
+case "$RUNTIME" in
+    "LLVM libomp") want="libomp.so.5 " ;;
+    "GNU libgomp") want="libgomp.so.1 " ;;
+    *) want="$LIBS" ;; # another compiler's runtime: not named here
+esac
+check "the start-up table's runtime ($RUNTIME) is the OpenMP library the binary loads ($LIBS)" test "$LIBS" = "$want"
 
 # divergence: lr 1e10 -> exit 3 everywhere, message names step/epoch/parameter
 run_ranks 3 60 -- "$DDPTRAIN" train --data "$DATA" --model linear --optimizer sgd --lr 1e10 --batch-size 64 --epochs 3
