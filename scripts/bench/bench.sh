@@ -489,6 +489,8 @@ main() {
     echo "bench.sh: $(date -u +%Y-%m-%dT%H:%M:%SZ), ddptrain $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')," \
         "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(getconf _NPROCESSORS_ONLN) cores," \
         "scale $SCALE, best of $REPEAT"
+    # the OpenMP library ddptrain loads (README, "OpenMP runtime")
+    echo "OpenMP runtime: $(ldd "$DDP" 2>/dev/null | awk '$1 ~ /^lib(g?omp|iomp5)/ { print $1 }' | tr '\n' ' ')"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine makes every figure noisier)"
     for b in "${WHICH[@]}"; do
         case "$b" in
