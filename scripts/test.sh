@@ -22,8 +22,8 @@ JOBS="${DDP_TEST_JOBS:-3}"
 
 if [ "${DDP_SANITIZERS:-1}" = 1 ] && [ $# -eq 0 ]; then
     # not the two tests of the benchmark and scaling scripts (bash and Python
-    # around short training runs that test_train and test_trace cover): 135 s
-    # of a 1062 s stage (at 3 jobs) on the 2026-12-05 VM
+    # around short training runs that test_train and test_trace cover): 135
+    # of the stage's 1062 test-seconds (3 at once) on the 2026-12-05 VM
     ASAN_SKIP='^integration\.(test_bench_smoke|test_scaling)$'
     echo "== ASan + UBSan build: the suite again, but for $ASAN_SKIP"
     ASAN_BUILD="${ASAN_BUILD_DIR:-$REPO/build-asan}"
