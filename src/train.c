@@ -336,16 +336,19 @@ static void report_cluster(const trainer *t)
     }
 }
 
+/* the OpenMP library the build links (CMakeLists.txt, DDP_OPENMP_RUNTIME) */
+#ifndef DDP_OMP_RUNTIME
+#define DDP_OMP_RUNTIME "the compiler's"
+#endif
+
 /* The start-up table's "openmp" line: the team every parallel region
- * gets, and how its threads are placed (README: Threads and binding). */
+ * gets, its runtime, and how its threads are placed (README: Threads and
+ * binding). */
 static void print_openmp(void)
 {
 #ifdef _OPENMP
     const char *bind = getenv("OMP_PROC_BIND"), *places = getenv("OMP_PLACES");
     int team = omp_get_max_threads();
-#ifndef DDP_OMP_RUNTIME
-#define DDP_OMP_RUNTIME "the compiler's"
-#endif
     printf("  %-14s %d thread%s in every parallel region (runtime: %s); OMP_PROC_BIND=%s OMP_PLACES=%s%s\n",
            "openmp", team, team == 1 ? "" : "s", DDP_OMP_RUNTIME, bind ? bind : "(unset)", places ? places : "(unset)",
            team > 1 && !bind ? " (threads may move between cores: OMP_PROC_BIND=close OMP_PLACES=cores)" : "");
