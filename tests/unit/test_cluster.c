@@ -12,6 +12,7 @@
 
 #include "ddptrain/cluster.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* A NULL-terminated list of "NAME=value" strings. */
@@ -118,16 +119,23 @@ static void test_fit(void **state)
     ddp_cluster slurm = detect(env);
     ddp_cluster none;
     memset(&none, 0, sizeof none);
+    unsetenv("OMP_WAIT_POLICY"); /* the hint below is for users who have not chosen one */
     assert_int_equal(ddp_cluster_check_fit(&none, 2, 4, 8, msg, sizeof msg), 0); /* exactly full */
     assert_int_equal(ddp_cluster_check_fit(&none, 1, 2, 2, msg, sizeof msg), 0);
     assert_int_equal(ddp_cluster_check_fit(&none, 4, 4, 8, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "4 threads x 4 ranks on this node = 16 > 8 cores"));
     assert_non_null(strstr(msg, "OMP_NUM_THREADS=2"));
+    assert_non_null(strstr(msg, "OMP_WAIT_POLICY=passive")); /* threads would spin on shared cores */
     assert_int_equal(ddp_cluster_check_fit(&slurm, 4, 4, 8, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "--cpus-per-task=2"));
     /* more ranks than cores: no thread count fits, fewer ranks do */
     assert_int_equal(ddp_cluster_check_fit(&none, 1, 8, 2, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "at most 2 ranks per node"));
+    assert_null(strstr(msg, "OMP_WAIT_POLICY")); /* 1 thread a rank: no thread waits at a barrier */
+    setenv("OMP_WAIT_POLICY", "active", 1); /* the user's choice stands */
+    assert_int_equal(ddp_cluster_check_fit(&none, 4, 4, 8, msg, sizeof msg), 1);
+    assert_null(strstr(msg, "OMP_WAIT_POLICY"));
+    unsetenv("OMP_WAIT_POLICY");
     /* unknown inputs never warn */
     assert_int_equal(ddp_cluster_check_fit(&none, 4, 4, 0, msg, sizeof msg), 0);
 }
