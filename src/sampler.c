@@ -131,24 +131,53 @@ int64_t ddp_sampler_global_batch_rows(const ddp_sampler *s, int64_t k)
     return left < s->batch_size ? left : s->batch_size;
 }
 
-/* seq = this rank's part of the epoch sequence, in sequence order: round j
- * (< q) holds the j-th row of each owned shard in shard order, the last
- * round the q-th row of each owned shard of q + 1 rows. Parallel over
- * rounds: each thread writes its own contiguous part of seq and reads the
- * shards' orders as nv forward streams. */
+/* How many of shard v's rows sit at positions < end of the interleaved
+ * epoch sequence. Every shard has q or q + 1 rows, so round j < q holds one
+ * row of every shard, at position j*V + v, and the last round (j = q) holds
+ * one row of each larger shard, at q*V + (larger shards before v). */
+static int64_t rows_before(const ddp_sampler *s, int64_t v, int64_t end)
+{
+    const int64_t V = s->plan.n_vshards, q = s->q;
+    int64_t n = 0;
+    if (end > v) n = (end - v + V - 1) / V; /* j with j*V + v < end */
+    if (n > q) n = q;
+    if (s->shard_sizes[v] == q + 1 && q * V + s->big_before[v] < end) n++;
+    return n;
+}
+
+/* Entries of seq before sequence position end: this rank's rows there. */
+static int64_t local_before(const ddp_sampler *s, int64_t end)
+{
+    int64_t n = 0;
+    for (int64_t v = s->plan.vshard_begin; v < s->plan.vshard_end; v++) n += rows_before(s, v, end);
+    return n;
+}
+
+/* seq = this rank's part of the epoch sequence, batch by batch: batch k's
+ * rows are those this rank owns among sequence positions [kB, (k+1)B),
+ * grouped by shard in shard order, each shard's rows in its shuffled order
+ * (a contiguous run of that shard's order). The set of rows of each batch
+ * is the interleaved sequence's; grouping by shard puts the rows of the
+ * batch's first threads in the first shards, i.e. the first part of the
+ * shard in memory: each thread reads rows from its own part, as each rank
+ * of 2 does, instead of from all of it (kernel_bench linear 2 M x 64, 2
+ * threads: 52-70 -> 71-77 M rows/s; README, "Same batches on any number of
+ * ranks"). Parallel over batches; each reads nv forward runs of order. */
 static void interleave(ddp_sampler *s, int n_threads)
 {
-    const int64_t vb = s->plan.vshard_begin, nv = s->plan.vshard_end - vb, q = s->q;
+    const int64_t vb = s->plan.vshard_begin, ve = s->plan.vshard_end;
+    const int64_t n_batches = ddp_sampler_batches_per_epoch(s);
     (void)n_threads; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) num_threads(n_threads)
-    for (int64_t j = 0; j < q; j++) {
-        int64_t *out = s->seq + j * nv;
-        for (int64_t v = 0; v < nv; v++) out[v] = s->first[v] + s->order[s->first[v] + j];
+    for (int64_t k = 0; k < n_batches; k++) {
+        const int64_t begin = k * s->batch_size, end = begin + ddp_sampler_global_batch_rows(s, k);
+        int64_t *out = s->seq + local_before(s, begin);
+        for (int64_t v = vb; v < ve; v++) {
+            const int64_t j0 = rows_before(s, v, begin), j1 = rows_before(s, v, end);
+            const int64_t f = s->first[v - vb];
+            for (int64_t j = j0; j < j1; j++) *out++ = f + s->order[f + j];
+        }
     }
-    int64_t *out = s->seq + q * nv;
-    for (int64_t v = 0; v < nv; v++)
-        if (s->shard_sizes[vb + v] == q + 1) *out++ = s->first[v] + s->order[s->first[v] + q];
-    DDP_ASSERT(out == s->seq + (s->plan.row_end - s->plan.row_begin));
 }
 
 void ddp_sampler_set_epoch(ddp_sampler *s, int64_t epoch)
@@ -173,28 +202,6 @@ void ddp_sampler_set_epoch(ddp_sampler *s, int64_t epoch)
         }
     }
     interleave(s, n_threads);
-}
-
-/* How many of shard v's rows sit at positions < end of the interleaved
- * epoch sequence. Every shard has q or q + 1 rows, so round j < q holds one
- * row of every shard, at position j*V + v, and the last round (j = q) holds
- * one row of each larger shard, at q*V + (larger shards before v). */
-static int64_t rows_before(const ddp_sampler *s, int64_t v, int64_t end)
-{
-    const int64_t V = s->plan.n_vshards, q = s->q;
-    int64_t n = 0;
-    if (end > v) n = (end - v + V - 1) / V; /* j with j*V + v < end */
-    if (n > q) n = q;
-    if (s->shard_sizes[v] == q + 1 && q * V + s->big_before[v] < end) n++;
-    return n;
-}
-
-/* Entries of seq before sequence position end: this rank's rows there. */
-static int64_t local_before(const ddp_sampler *s, int64_t end)
-{
-    int64_t n = 0;
-    for (int64_t v = s->plan.vshard_begin; v < s->plan.vshard_end; v++) n += rows_before(s, v, end);
-    return n;
 }
 
 const int64_t *ddp_sampler_local_batch(const ddp_sampler *s, int64_t k, int64_t *n_rows)

@@ -40,7 +40,10 @@ int ddp_sampler_plan(int64_t n_rows, int64_t n_vshards_requested, int rank, int 
  * (in shard order v = 0..V-1) comes before any shard's (j+1)-th row, so
  * each global batch takes ~B/V rows from every shard. Batch k is positions
  * [kB, (k+1)B) of that sequence. Nothing here depends on the rank count:
- * 1, 2, 4 or 8 ranks see the same global batches.
+ * 1, 2, 4 or 8 ranks see the same global batches. A rank's part of batch k
+ * is laid out shard by shard (each shard's rows in sequence order), so the
+ * kernel's threads, which split it in contiguous parts, each read rows from
+ * their own part of the rank's rows.
  * Unshuffled epochs (--no-shuffle): the sequence is file order, batch k is
  * rows [kB, (k+1)B) — what torch's DataLoader(shuffle=False) iterates. */
 typedef struct ddp_sampler {

@@ -138,11 +138,12 @@ static void test_order_independent_of_threads(void **state)
     ddp_sampler_free(&one);
 }
 
-/* Each rank's batch is, in order, the rows it owns among positions
- * [kB, (k+1)B) of the epoch sequence, built here straight from the
- * definition: round j holds the j-th row of every shard with more than j
- * rows, in shard order, each shard's rows in its shuffled order. Shapes with
- * and without a last partial round, 1 to 5 ranks, batches that split rounds. */
+/* Each rank's batch is the rows it owns among positions [kB, (k+1)B) of
+ * the epoch sequence, grouped by shard in shard order, each shard's rows in
+ * sequence order; the sequence built here straight from the definition:
+ * round j holds the j-th row of every shard with more than j rows, in shard
+ * order, each shard's rows in its shuffled order. Shapes with and without a
+ * last partial round, 1 to 5 ranks, batches that split rounds. */
 static void test_sequence_order(void **state)
 {
     (void)state;
@@ -158,12 +159,15 @@ static void test_sequence_order(void **state)
                 assert_int_equal(ddp_sampler_init(&smp, &p, B, 0, 1, 5, err), DDP_OK);
                 smp.n_threads = 1 + r % 3;
                 ddp_sampler_set_epoch(&smp, 2);
-                /* the sequence, as global rows; -1 where another rank owns the row */
-                int64_t *seq = malloc((size_t)N * sizeof(int64_t)), pos = 0;
+                /* the sequence, as global rows and their shards; -1 where
+                 * another rank owns the row */
+                int64_t *seq = malloc((size_t)N * sizeof(int64_t)), *shard = malloc((size_t)N * sizeof(int64_t));
+                int64_t pos = 0;
                 for (int64_t j = 0; pos < N; j++)
                     for (int64_t v = 0; v < V; v++) {
                         int64_t first = ddp_vshard_row_begin(N, V, v), size = ddp_vshard_row_begin(N, V, v + 1) - first;
                         if (j >= size) continue;
+                        shard[pos] = v;
                         seq[pos++] = v >= p.vshard_begin && v < p.vshard_end
                                          ? first + smp.order[first - p.row_begin + j]
                                          : -1;
@@ -171,15 +175,17 @@ static void test_sequence_order(void **state)
                 for (int64_t k = 0; k < ddp_sampler_batches_per_epoch(&smp); k++) {
                     int64_t m = 0, want = 0;
                     const int64_t *idx = ddp_sampler_local_batch(&smp, k, &m);
-                    for (int64_t q = k * B; q < N && q < (k + 1) * B; q++) {
-                        if (seq[q] < 0) continue;
-                        assert_true(want < m);
-                        assert_int_equal(p.row_begin + idx[want], seq[q]);
-                        want++;
-                    }
+                    for (int64_t v = p.vshard_begin; v < p.vshard_end; v++)
+                        for (int64_t q = k * B; q < N && q < (k + 1) * B; q++) {
+                            if (seq[q] < 0 || shard[q] != v) continue;
+                            assert_true(want < m);
+                            assert_int_equal(p.row_begin + idx[want], seq[q]);
+                            want++;
+                        }
                     assert_int_equal(m, want);
                 }
                 free(seq);
+                free(shard);
                 ddp_sampler_free(&smp);
             }
         }
