@@ -79,7 +79,7 @@ int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_s
     s->n_threads = 1;
     int64_t n_local = plan->row_end - plan->row_begin;
     /* order and seq: huge pages where the kernel grants them (the epoch's
-     * interleave reads the shards' orders as one stream per shard) */
+     * batch layout reads each shard.s order as one run per batch) */
     s->order = shuffle ? ddp_big_alloc(local_bytes(plan, sizeof(uint32_t))) : NULL;
     s->seq = ddp_big_alloc(local_bytes(plan, sizeof(int64_t)));
     s->first = malloc((size_t)(plan->vshard_end - plan->vshard_begin) * sizeof(int64_t));
@@ -163,7 +163,7 @@ static int64_t local_before(const ddp_sampler *s, int64_t end)
  * of 2 does, instead of from all of it (kernel_bench linear 2 M x 64, 2
  * threads: 52-70 -> 71-77 M rows/s; README, "Same batches on any number of
  * ranks"). Parallel over batches; each reads nv forward runs of order. */
-static void interleave(ddp_sampler *s, int n_threads)
+static void lay_out_batches(ddp_sampler *s, int n_threads)
 {
     const int64_t vb = s->plan.vshard_begin, ve = s->plan.vshard_end;
     const int64_t n_batches = ddp_sampler_batches_per_epoch(s);
@@ -201,7 +201,7 @@ void ddp_sampler_set_epoch(ddp_sampler *s, int64_t epoch)
             seg[j] = t;
         }
     }
-    interleave(s, n_threads);
+    lay_out_batches(s, n_threads);
 }
 
 const int64_t *ddp_sampler_local_batch(const ddp_sampler *s, int64_t k, int64_t *n_rows)
