@@ -79,7 +79,7 @@ int ddp_sampler_init(ddp_sampler *s, const ddp_shard_plan *plan, int64_t batch_s
     s->n_threads = 1;
     int64_t n_local = plan->row_end - plan->row_begin;
     /* order and seq: huge pages where the kernel grants them (the epoch's
-     * batch layout reads each shard.s order as one run per batch) */
+     * batch layout reads each shard's order as one run per batch) */
     s->order = shuffle ? ddp_big_alloc(local_bytes(plan, sizeof(uint32_t))) : NULL;
     s->seq = ddp_big_alloc(local_bytes(plan, sizeof(int64_t)));
     s->first = malloc((size_t)(plan->vshard_end - plan->vshard_begin) * sizeof(int64_t));
