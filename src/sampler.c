@@ -178,6 +178,8 @@ static void lay_out_batches(ddp_sampler *s, int n_threads)
             for (int64_t j = j0; j < j1; j++) *out++ = f + s->order[f + j];
         }
     }
+    /* the batches tile the rank's rows (all of them unless --drop-last) */
+    DDP_ASSERT(s->drop_last || local_before(s, s->plan.n_rows) == s->plan.row_end - s->plan.row_begin);
 }
 
 void ddp_sampler_set_epoch(ddp_sampler *s, int64_t epoch)
