@@ -140,7 +140,11 @@ DDP_HOT static inline void sum4(const v16f *a, float *out)
 }
 #endif
 
-DDP_HOT static inline void dots_block(const float *restrict w, const float *const *x, int64_t n, double *out)
+/* out[r] = w . x[r], r < 4. pf, if not NULL, are 4 rows wanted soon: a
+ * line of each is requested per vector step (see grad_rows_one), the rest
+ * of them after the loop. */
+DDP_HOT static inline void dots_block(const float *restrict w, const float *const *x, int64_t n, double *out,
+                                      const float *const *pf)
 {
     const float *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2], *restrict x3 = x[3];
     float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
@@ -149,6 +153,10 @@ DDP_HOT static inline void dots_block(const float *restrict w, const float *cons
     if (n >= 16) {
         v16f v[4] = {{0}, {0}, {0}, {0}};
         for (; j + 16 <= n; j += 16) {
+            if (pf) {
+                __builtin_prefetch(pf[0] + j, 0, 2), __builtin_prefetch(pf[1] + j, 0, 2);
+                __builtin_prefetch(pf[2] + j, 0, 2), __builtin_prefetch(pf[3] + j, 0, 2);
+            }
             v16f wj = load16(w + j);
             v[0] += wj * load16(x0 + j);
             v[1] += wj * load16(x1 + j);
@@ -160,6 +168,8 @@ DDP_HOT static inline void dots_block(const float *restrict w, const float *cons
         a0 = s[0], a1 = s[1], a2 = s[2], a3 = s[3];
     }
 #endif
+    for (int r = 0; pf && r < ROW_BLOCK; r++)
+        prefetch_row(pf[r] + j, n - j);
     for (; j < n; j++) {
         float wj = w[j];
         a0 += wj * x0[j];
@@ -461,7 +471,7 @@ DDP_HOT static inline double grad_block(ddp_task kind, const float *const *x, co
     for (; pf && c_pf < ROW_BLOCK; c_pf++) /* fewer than 2 x ROW_BLOCK classes: the rest at once */
         prefetch_row(pf[c_pf], F);
     for (; k < n_out; k++) {
-        dots_block(w + k * F, x, F, part);
+        dots_block(w + k * F, x, F, part, NULL);
         for (int r = 0; r < ROW_BLOCK; r++)
             z[r * n_out + k] = (double)b[k] + part[r];
     }
@@ -597,14 +607,23 @@ static inline void prefetch_rows(const float *xs, const float *ys, const int64_t
 
 /* Linear and logistic (one output): CHUNK_ROWS rows at a time, in three
  * passes. First every row's logit: the rows come from memory, ROW_BLOCK at a
- * time sharing each weight load, while the rows ahead_rows ahead are
- * requested. Then the chunk's losses and dz, all rows in vector lanes. Then
- * the gradient, the chunk's rows still in L1, 8 rows per load and store of
- * each accumulator, while the same rows ahead are requested again: a
- * second request costs little if the first was kept, and many were not
- * (kernel_bench, 2 threads: logistic 1 M x 256 18.6-21.9 -> 21.7-25.0 M
- * rows/s, linear 2 M x 64 52-79 -> 80-85 M; one thread unchanged). Same
- * float32 row math and float64 flushes as grad_block. */
+ * time sharing each weight load, and each vector step requests a line of
+ * each of the ROW_BLOCK rows ahead_rows ahead. Then the chunk's losses and
+ * dz, all rows in vector lanes. Then the gradient, the chunk's rows still in
+ * L1, 8 rows per load and store of each accumulator. Same float32 row math
+ * and float64 flushes as grad_block.
+ *
+ * Until 2026-12-06 the rows ahead were requested in bursts, each row by a
+ * loop over its lines (prefetch_rows) before each block's logits, and all
+ * of them again before the gradient (many first requests were dropped).
+ * Spread over the logit loop, once, on this Zen 5 class VM, kernel_bench
+ * logistic 1 M x 256, batch 1024, alternated runs (M rows/s): 2 threads
+ * 17.1-20.2 -> 21.3-22.8 (VM in a slow phase: 8.1-10.6 -> 13.4-22.1 with
+ * the bursts unrolled alone), 1 thread 9.5-10.6 -> 13.5-14.3, rows in L2
+ * 1 thread 40.7-43.4 -> 58.4-59.1; linear 2 M x 64, batch 4096, 2
+ * threads 47.7-55.8 -> 47.9-53.2 (no change); file order (KB_SEQ=1), 2
+ * threads, 27.6-29.0 -> 25.8-27.2. Requesting them again, spread over the
+ * gradient pass, measured the same as once (20.9-22.3). */
 DDP_HOT static inline double grad_rows_one(ddp_task kind, const float *restrict xs, const float *restrict ys,
                                            const int64_t *restrict idx, int64_t lo, int64_t hi,
                                            const float *restrict w, double b, int64_t F,
@@ -621,19 +640,22 @@ DDP_HOT static inline double grad_rows_one(ddp_task kind, const float *restrict 
         float y[CHUNK_ROWS];
         gather_rows(xs, ys, idx, F, i, n_rows, CHUNK_ROWS, x, y);
         for (int r = 0; r < CHUNK_ROWS; r += ROW_BLOCK) {
-            if (idx) prefetch_rows(xs, ys, idx, F, i + ahead_rows + r, ROW_BLOCK, hi);
+            const float *pf[ROW_BLOCK]; /* the rows ahead (past hi: the last row again) and their labels */
+            for (int q = 0; idx && q < ROW_BLOCK; q++) {
+                int64_t ahead = i + ahead_rows + r + q < hi ? idx[i + ahead_rows + r + q] : idx[hi - 1];
+                pf[q] = xs + ahead * F;
+                __builtin_prefetch(ys + ahead, 0, 2);
+            }
             double part[ROW_BLOCK];
-            dots_block(w, x + r, F, part);
+            dots_block(w, x + r, F, part, idx ? pf : NULL);
             for (int q = 0; q < ROW_BLOCK; q++)
                 z[r + q] = b + part[q];
         }
         loss += loss_dz_chunk(kind, z, y, n_rows);
         for (int r = 0; r < CHUNK_ROWS; r++)
             gb += z[r];
-        for (int r = 0; r < CHUNK_ROWS; r += 8) {
-            if (idx) prefetch_rows(xs, ys, idx, F, i + ahead_rows + r, 8, hi); /* again: see above */
+        for (int r = 0; r < CHUNK_ROWS; r += 8)
             axpy_rows8(gf, z + r, x + r, F);
-        }
         if ((i - lo + CHUNK_ROWS) % FLUSH_ROWS == 0 && i + CHUNK_ROWS < hi) flush(g, gf, F, n_flushed);
     }
     g[F] = gb;
