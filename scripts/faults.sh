@@ -175,13 +175,19 @@ same() {
     timeout 30 "$CMP" "$1" /model/weight "$2" /model/weight 0 0 >/dev/null 2>&1
 }
 # check_saved_one F (run by xargs -P: `ddptrain info` costs ~0.3 s, mostly
-# MPI_Init): prints F unless it passes `ddptrain info` (checksums) and every
-# dataset value is finite (h5dump without attributes shows no nan/inf)
+# MPI_Init): prints F and why, unless it passes `ddptrain info` (checksums)
+# and every dataset value is finite (h5dump without attributes shows no
+# nan/inf)
 check_saved_one() {
-    local dump
-    if ! timeout 30 "$DDPTRAIN" info "$1" >/dev/null 2>&1 || ! dump=$(timeout 30 h5dump -A 0 "$1" 2>/dev/null) ||
-        echo "$dump" | grep -qiwE 'nan|inf'; then
-        echo "$1"
+    local dump out rc bad
+    out=$(timeout 60 "$DDPTRAIN" info "$1" 2>&1 >/dev/null)
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "$1 (ddptrain info exit $rc$([ "$rc" -eq 124 ] && echo ', timed out'): $(echo "$out" | grep -m1 . | cut -c1-200))"
+    elif ! dump=$(timeout 60 h5dump -A 0 "$1" 2>&1); then
+        echo "$1 (h5dump failed: $(echo "$dump" | grep -m1 -i error | cut -c1-200))"
+    elif bad=$(echo "$dump" | grep -m1 -iwE 'nan|inf'); then
+        echo "$1 (holds a non-finite value: $(echo "$bad" | cut -c1-200))"
     fi
 }
 export -f check_saved_one
