@@ -184,8 +184,8 @@ check_saved_one() {
     rc=$?
     if [ "$rc" -ne 0 ]; then
         echo "$1 (ddptrain info exit $rc$([ "$rc" -eq 124 ] && echo ', timed out'): $(echo "$out" | grep -m1 . | cut -c1-200))"
-    elif ! dump=$(timeout 60 h5dump -A 0 "$1" 2>&1); then
-        echo "$1 (h5dump failed: $(echo "$dump" | grep -m1 -i error | cut -c1-200))"
+    elif ! dump=$(timeout 60 h5dump -A 0 "$1" 2>/dev/null); then
+        echo "$1 (h5dump failed: $(timeout 60 h5dump -A 0 "$1" 2>&1 >/dev/null | grep -m1 . | cut -c1-200))"
     elif bad=$(echo "$dump" | grep -m1 -iwE 'nan|inf'); then
         echo "$1 (holds a non-finite value: $(echo "$bad" | cut -c1-200))"
     fi
