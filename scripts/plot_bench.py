@@ -77,7 +77,9 @@ def train_panel(ax, name, rows, log):
             label += f"\n{num(r['x_torch']):.1f}x PT"
         ax.annotate(label, (x, v), ha="center", va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
     styles = {"limit_bandwidth": ("k", "--", "read bandwidth"), "limit_flops": ("g", ":", "FMA peak"),
-              "ref_shuffled": ("grey", "-.", "shuffled-row read (ref)")}
+              "ref_shuffled": ("grey", "-.", "shuffled-row read (ref)"),
+              "ref_kernel_cached": ("tab:purple", ":", "kernel, rows in cache (ref)"),
+              "ref_added": ("tab:red", "-.", "the two refs' times added")}
     for r in limits:
         colour, ls, what = styles.get(r["kind"], ("grey", "-.", r["kind"]))
         v = num(r["rows_per_s"])

@@ -63,6 +63,9 @@ for b in B1 B2 B3; do
     done
     check "$b: both limit rows and the shuffled-row reference" \
         eval 'test "$(grep -c "^limit: " <<<"$section")" -eq 2 && grep -q "^ref: shuffled-row read" <<<"$section"'
+    check "$b: the cached-kernel reference and the times-added model" \
+        eval 'grep -q "^ref: kernel alone (rows in cache) 2 threads " <<<"$section" &&
+              grep -q "^ref: kernel + shuffled read (times added) " <<<"$section" && grep -q "; times added: [0-9.]*%)" <<<"$section"'
     check "$b: time split header" grep -q '^time split.*data.*compute.*allreduce.*optimizer.*checkpoint.*eval.*other' <<<"$section"
     check "$b: target lines" grep -q '^targets: >= ' <<<"$section"
     if [ "$b" = B1 ] && [ "$have_torch" = 1 ]; then
@@ -88,11 +91,17 @@ count() { awk -F, -v b="$1" -v k="$2" 'NR > 1 && $1 == b && $2 == k' "$CSV" | wc
 check "CSV: 2 machine bandwidth + 2 FMA rows" test "$(count machine limit_bandwidth)$(count machine limit_flops)" = 22
 for b in b1 b2 b3; do
     got="$(count $b ddptrain) $(count $b limit_bandwidth) $(count $b limit_flops) $(count $b ref_shuffled)"
-    got+=" $(count $b torch) $(count $b torch_ddp)"
-    want="2 1 1 1 0 0"
-    [ "$b" = b1 ] && [ "$have_torch" = 1 ] && want="2 1 1 1 $n_blas $n_blas"
-    check "CSV $b: ddptrain/limit_bandwidth/limit_flops/ref_shuffled/torch/torch_ddp rows = $want (got $got)" \
+    got+=" $(count $b ref_kernel_cached) $(count $b ref_added) $(count $b torch) $(count $b torch_ddp)"
+    want="2 1 1 1 1 1 0 0"
+    [ "$b" = b1 ] && [ "$have_torch" = 1 ] && want="2 1 1 1 1 1 $n_blas $n_blas"
+    check "CSV $b: ddptrain/limit_bandwidth/limit_flops/ref_shuffled/ref_kernel_cached/ref_added/torch/torch_ddp rows = $want (got $got)" \
         test "$got" = "$want"
+    # times added: 1 / (1/kernel + 1/shuffled), within rounding
+    model=$(awk -F, -v b="$b" 'NR > 1 && $1 == b { r[$2] = $11 }
+        END { if (r["ref_kernel_cached"] > 0 && r["ref_shuffled"] > 0) {
+                  m = 1 / (1 / r["ref_kernel_cached"] + 1 / r["ref_shuffled"]); d = r["ref_added"] / m - 1
+                  print (d < 0.001 && d > -0.001) ? "ok" : "added " r["ref_added"] " want " m } else print "missing" }' "$CSV")
+    check "CSV $b: ref_added = 1 / (1/ref_kernel_cached + 1/ref_shuffled) ($model)" test "$model" = ok
 done
 check "CSV io: 6 readers (got $(count io io))" test "$(count io io)" -eq 6
 # every throughput row: positive rows/s and GB/s = rows/s x features x 4 / 1e9 (1%)
