@@ -5,9 +5,9 @@
  * rows, one accumulator block per thread in the caller's scratch, blocks
  * summed in thread order (by the team after a barrier, or for small models
  * by the caller after the region), so the result is deterministic for a
- * fixed thread count. Each row is read from memory once: all n_out dot products in one
- * pass, then the gradient update while the row is in cache (see grad_block
- * for the blocking, precision, prefetching and SIMD). The row-at-a-time
+ * fixed thread count. Each row is read from memory once: all n_out dot
+ * products in one pass, then the gradient update while the row is in cache
+ * (see grad_block for the blocking, precision, prefetching and SIMD). The row-at-a-time
  * kernels (the reference gradient the tests hold this one to, and
  * evaluation) are in kernels_rowwise.c.
  *
