@@ -557,6 +557,9 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
     int want_bar = cfg->progress == 1 ||
                    (cfg->progress == -1 && isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE"));
     t.bar = comm->rank == 0 && !cfg->quiet && want_bar;
+    double t_warm = ddp_now();
+    ddp_train_warm_up(&t);
+    t_warm = ddp_now() - t_warm;
     double best = t.start.best_loss, t_start = ddp_now(), last_bar = 0;
     int64_t step = t.start.step, bad_epochs = t.start.bad_epochs, consecutive_skips = 0;
     int64_t epoch = t.start.epoch, next_epoch = t.start.epoch, next_batch = t.start.batch_in_epoch;
@@ -667,8 +670,9 @@ int ddp_train_run(const ddp_comm *comm, const ddp_config *cfg, int argc, char **
         double dt = ddp_now() - t_start;
         printf("done: %s after %lld steps, %lld epochs in %.3f s\n", stopped ? "stopped by a signal" : stop_reason,
                (long long)step, (long long)(stopped ? next_epoch : epoch), dt);
-        printf("summary: {\"steps\":%lld,\"epochs\":%lld,\"seconds\":%.6f,\"ranks\":%d,\"threads\":%d", (long long)step,
-               (long long)(stopped ? next_epoch : epoch), dt, comm->size, t.n_threads);
+        printf("summary: {\"steps\":%lld,\"epochs\":%lld,\"seconds\":%.6f,\"ranks\":%d,\"threads\":%d,"
+               "\"t_warmup\":%.6f",
+               (long long)step, (long long)(stopped ? next_epoch : epoch), dt, comm->size, t.n_threads, t_warm);
         for (int p = 0; p < DDP_PHASE_COUNT; p++) printf(",\"t_%s\":%.6f", DDP_PHASE_NAMES[p], t.timers.total[p]);
         ddp_cluster cl;
         char fields[512];

@@ -62,6 +62,11 @@ typedef struct ddp_step_result {
     int stop;         /* some rank received a stop signal: finish here */
 } ddp_step_result;
 int ddp_train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, ddp_step_result *res, char *err);
+/* Before the loop's clock starts: the step's kernel on no rows (the OpenMP
+ * team starts, each thread touches its scratch block) and its reduction
+ * twice on zeros (MPI's first calls set up their paths). Changes nothing a
+ * step reads; every rank must call it. */
+void ddp_train_warm_up(trainer *t);
 /* Buckets of at most bucket_mb MiB (bucket 0 also holds the flags) for a
  * reduction of n_active gradient sums; *bucket_elems gets their size. */
 int64_t ddp_train_bucket_count(int64_t n_active, double bucket_mb, int64_t *bucket_elems);

@@ -157,6 +157,31 @@ static void undo_step(trainer *t)
     ddp_optim_copy_state(&t->opt, &t->backup);
 }
 
+void ddp_train_warm_up(trainer *t)
+{
+    const ddp_model *m = &t->model;
+    const int64_t F = m->n_features, n_out = m->n_out;
+    double *red = t->reduce_buf, loss_sum = 0;
+    ddp_watchdog_progress(t->start.step, "warmup");
+    ddp_batch none = {t->train.x, t->train.y, NULL, 0, F};
+    ddp_kernel_grad(t->cfg->task, &none, n_out, m->params, m->params + n_out * F,
+                    t->n_active == m->n_params ? red + RED_EXTRA : t->grad_sum, &loss_sum, t->scratch, t->n_threads);
+    const int64_t total = t->n_active + RED_EXTRA, per = t->bucket_elems;
+    for (int rep = 0; rep < 2; rep++) {
+        memset(red, 0, (size_t)total * sizeof(double));
+        if (t->n_buckets == 1) {
+            ddp_comm_sum_f64(t->comm, red, (size_t)total);
+            continue;
+        }
+        for (int i = 0; i < (int)t->n_buckets; i++) {
+            int64_t lo = (int64_t)i * per, n = total - lo < per ? total - lo : per;
+            ddp_comm_isum_f64(t->comm, red + lo, (size_t)n, &t->requests[i]);
+        }
+        for (int i = 0; i < (int)t->n_buckets; i++)
+            ddp_comm_wait(&t->requests[i]);
+    }
+}
+
 int ddp_train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, ddp_step_result *res, char *err)
 {
     const ddp_config *cfg = t->cfg;

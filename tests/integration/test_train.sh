@@ -94,6 +94,7 @@ import json, sys
 [json.loads(l) for l in open('$TMP/m.jsonl')]"
 fi
 check "summary line with phase times" grep -qE '^summary: \{"steps":120,.*"t_allreduce"' "$OUT"
+check "summary line with the warm-up's time" grep -qE '^summary: \{.*"threads":[0-9]+,"t_warmup":[0-9]+\.[0-9]{6},' "$OUT"
 
 # convergence: patience stops before the epoch budget
 run_ranks 2 120 -- "$DDPTRAIN" train --data "$DATA" --model linear --optimizer adam --lr 0.05 --batch-size 200 \
