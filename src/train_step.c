@@ -157,6 +157,22 @@ static void undo_step(trainer *t)
     ddp_optim_copy_state(&t->opt, &t->backup);
 }
 
+/* Start the reduction of red's total elements: one blocking MPI_Allreduce,
+ * or with buckets one non-blocking reduction each (t->requests), of which
+ * the caller waits for what it needs. */
+static void reduction_start(trainer *t, double *red, int64_t total)
+{
+    const int64_t per = t->bucket_elems;
+    if (t->n_buckets == 1) {
+        ddp_comm_sum_f64(t->comm, red, (size_t)total);
+        return;
+    }
+    for (int i = 0; i < (int)t->n_buckets; i++) {
+        int64_t lo = (int64_t)i * per, n = total - lo < per ? total - lo : per;
+        ddp_comm_isum_f64(t->comm, red + lo, (size_t)n, &t->requests[i]);
+    }
+}
+
 void ddp_train_warm_up(trainer *t)
 {
     const ddp_model *m = &t->model;
@@ -166,18 +182,11 @@ void ddp_train_warm_up(trainer *t)
     ddp_batch none = {t->train.x, t->train.y, NULL, 0, F};
     ddp_kernel_grad(t->cfg->task, &none, n_out, m->params, m->params + n_out * F,
                     t->n_active == m->n_params ? red + RED_EXTRA : t->grad_sum, &loss_sum, t->scratch, t->n_threads);
-    const int64_t total = t->n_active + RED_EXTRA, per = t->bucket_elems;
+    const int64_t total = t->n_active + RED_EXTRA;
     for (int rep = 0; rep < 2; rep++) {
         memset(red, 0, (size_t)total * sizeof(double));
-        if (t->n_buckets == 1) {
-            ddp_comm_sum_f64(t->comm, red, (size_t)total);
-            continue;
-        }
-        for (int i = 0; i < (int)t->n_buckets; i++) {
-            int64_t lo = (int64_t)i * per, n = total - lo < per ? total - lo : per;
-            ddp_comm_isum_f64(t->comm, red + lo, (size_t)n, &t->requests[i]);
-        }
-        for (int i = 0; i < (int)t->n_buckets; i++)
+        reduction_start(t, red, total);
+        for (int i = 0; i < (int)t->n_buckets && t->n_buckets > 1; i++)
             ddp_comm_wait(&t->requests[i]);
     }
 }
@@ -220,15 +229,8 @@ int ddp_train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, ddp_step_
     ddp_watchdog_progress(step + 1, "allreduce");
     const int64_t total = t->n_active + RED_EXTRA, per = t->bucket_elems;
     const int n_buckets = (int)t->n_buckets;
-    if (n_buckets == 1) {
-        ddp_comm_sum_f64(t->comm, red, (size_t)total);
-    } else {
-        for (int i = 0; i < n_buckets; i++) {
-            int64_t lo = (int64_t)i * per, n = total - lo < per ? total - lo : per;
-            ddp_comm_isum_f64(t->comm, red + lo, (size_t)n, &t->requests[i]);
-        }
-        ddp_comm_wait(&t->requests[0]);
-    }
+    reduction_start(t, red, total);
+    if (n_buckets > 1) ddp_comm_wait(&t->requests[0]);
     ddp_timer_stop(&t->timers, DDP_PHASE_ALLREDUCE, ddp_now());
     ddp_watchdog_progress(step + 1, "optimizer");
 
