@@ -173,15 +173,27 @@ static void reduction_start(trainer *t, double *red, int64_t total)
     }
 }
 
-void ddp_train_warm_up(trainer *t)
+/* The step's kernel over the local rows idx [n_local]: the gradient sums
+ * go straight into the reduction buffer when every parameter is trainable
+ * (B2's 63 KB copy was 1.4 us a step), otherwise into grad_sum, whose
+ * trainable ranges the step packs; returns the rows' loss sum. */
+static double run_kernel(trainer *t, const int64_t *idx, int64_t n_local)
 {
     const ddp_model *m = &t->model;
     const int64_t F = m->n_features, n_out = m->n_out;
-    double *red = t->reduce_buf, loss_sum = 0;
+    ddp_batch b = {t->train.x, t->train.y, idx, n_local, F};
+    double loss_sum = 0;
+    ddp_kernel_grad(t->cfg->task, &b, n_out, m->params, m->params + n_out * F,
+                    t->n_active == m->n_params ? t->reduce_buf + RED_EXTRA : t->grad_sum, &loss_sum, t->scratch,
+                    t->n_threads);
+    return loss_sum;
+}
+
+void ddp_train_warm_up(trainer *t)
+{
+    double *red = t->reduce_buf;
     ddp_watchdog_progress(t->start.step, "warmup");
-    ddp_batch none = {t->train.x, t->train.y, NULL, 0, F};
-    ddp_kernel_grad(t->cfg->task, &none, n_out, m->params, m->params + n_out * F,
-                    t->n_active == m->n_params ? red + RED_EXTRA : t->grad_sum, &loss_sum, t->scratch, t->n_threads);
+    run_kernel(t, NULL, 0);
     const int64_t total = t->n_active + RED_EXTRA;
     for (int rep = 0; rep < 2; rep++) {
         memset(red, 0, (size_t)total * sizeof(double));
@@ -195,7 +207,6 @@ int ddp_train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, ddp_step_
 {
     const ddp_config *cfg = t->cfg;
     ddp_model *m = &t->model;
-    int64_t F = m->n_features, n_out = m->n_out;
     memset(res, 0, sizeof *res);
 
     ddp_watchdog_progress(step + 1, "data");
@@ -205,15 +216,9 @@ int ddp_train_step(trainer *t, int64_t epoch, int64_t k, int64_t step, ddp_step_
     const int64_t *idx = ddp_sampler_local_batch(&t->sampler, k, &n_local);
     ddp_timer_stop(&t->timers, DDP_PHASE_DATA, ddp_now());
 
-    ddp_batch b = {t->train.x, t->train.y, idx, n_local, F};
-    double loss_sum = 0;
     double *red = t->reduce_buf, *grads = red + RED_EXTRA;
-    /* every parameter trainable: the kernel writes the sums in place (B2's
-     * 63 KB copy was 1.4 us a step); otherwise the trainable ranges are
-     * packed from grad_sum below */
-    const int all_trainable = t->n_active == m->n_params;
-    ddp_kernel_grad(cfg->task, &b, n_out, m->params, m->params + n_out * F, all_trainable ? grads : t->grad_sum,
-                    &loss_sum, t->scratch, t->n_threads);
+    const int all_trainable = t->n_active == m->n_params; /* else the trainable ranges are packed below */
+    double loss_sum = run_kernel(t, idx, n_local);
     ddp_timer_stop(&t->timers, DDP_PHASE_COMPUTE, ddp_now());
 
     /* pack [flags | trainable gradient sums]; start the reduction */
