@@ -22,7 +22,10 @@
 # features x 4 bytes (the float32 rows each step must read once).
 # The reference row "shuffled-row read" is membw --rows F: the probe reading
 # F-float rows in a random order, as shuffled batches do; it is shown beside
-# the limits to tell the access pattern's cost from the kernel's.
+# the limits to tell the access pattern's cost from the kernel's. Under it,
+# "overlap probe" (membw --overlap F) tells whether this machine runs
+# arithmetic while those rows are on their way: how much of the shorter of
+# "read alone" and "as much FMA work alone" running both at once hides.
 # The limit of a model is the lower of
 #   read bandwidth: membw with 2 threads (GB/s), probed again just before
 #                   the benchmark, / row bytes, and
@@ -275,6 +278,12 @@ bench_model() { # name model base_rows features classes batch
         awk '$1 == "kernel_rows_per_s" { print $2 }')
     [ -n "$kc_rows" ] || { echo "bench.sh: $KBENCH reported nothing" >&2; exit 1; }
     add_rows=$(calc "1 / (1 / $kc_rows + 1 / $shuf_rows)")
+    # whether this machine overlaps arithmetic with reading shuffled rows of
+    # this width at all (membw --overlap: read alone, as much register FMA
+    # work alone, both; the work independent of the rows, and on the rows)
+    local ovl
+    ovl=$(timeout 300 "$MEMBW" --overlap "$features" 2 "$MEMBW_MIB")
+    [ -n "$ovl" ] || { echo "bench.sh: $MEMBW --overlap reported nothing" >&2; exit 1; }
 
     # ddptrain: REPEAT runs of each configuration, alternated (see ddp_run)
     local -A D_RPS=() D_SUM=() D_BEST=() D_WORST=() D_WORST_RPS=() D_WAIT=()
@@ -385,6 +394,12 @@ bench_model() { # name model base_rows features classes batch
     echo "    kernel alone: kernel_bench on one batch of $batch rows in cache, best of $kc_reps calls;"
     echo "    times added: 1 / (1/kernel + 1/shuffled read), what a kernel whose compute does not overlap"
     echo "    its memory reads can reach)"
+    awk '{ for (i = 1; i < NF; i++) v[$i] = $(i + 1)
+           printf "overlap probe (membw --overlap %s 2): shuffled read %s ns/row, FMA work %s ns/row, both %s ns/row:\n", \
+               v["row_floats"], v["read_ns"], v["fma_ns"], v["both_ns"]
+           printf "   %s%% of the shorter hidden; with the FMA work on the rows (as a kernel'"'"'s) %s ns/row, %s%% hidden\n", \
+               v["overlap_hidden_pct"], v["dependent_ns"], v["dependent_hidden_pct"]
+           print "   (100% = a full overlap, the longer part alone; 0% = the times add, as in the model above)" }' <<<"$ovl"
     if [ "$torch_on" = 1 ]; then
         for blas in "${TORCH_BLAS[@]}"; do echo "   (PyTorch, ${blas%%=*}: torch's BLAS was ${T_LIB[$blas]})"; done
     fi

@@ -13,7 +13,10 @@
 #  - scripts/plot_bench.py and scripts/plot_metrics.py (on a real --metrics
 #    file of a softmax and a linear run) write valid PNG files of a
 #    non-trivial size; both refuse input that is not theirs;
-#  - bench.sh refuses an unknown benchmark name (exit 2).
+#  - each benchmark prints the overlap probe's lines, whose hidden shares
+#    agree with its ns figures;
+#  - bench.sh refuses an unknown benchmark name, membw --overlap a row width
+#    that is not a multiple of 16 (exit 2).
 # No speed thresholds: the figures are only checked to be sane. Without
 # python3-torch the PyTorch rows, and without python3-matplotlib the plots,
 # are skipped (reported), not failed.
@@ -66,6 +69,15 @@ for b in B1 B2 B3; do
     check "$b: the cached-kernel reference and the times-added model" \
         eval 'grep -q "^ref: kernel alone (rows in cache) 2 threads " <<<"$section" &&
               grep -q "^ref: kernel + shuffled read (times added) " <<<"$section" && grep -q "; times added: [0-9.]*%)" <<<"$section"'
+    # the overlap probe: its figures (row floats, threads, read, FMA, both,
+    # hidden %, on the rows, hidden %), and its shares recomputed from them
+    ovl=$(grep -A1 "^overlap probe (membw --overlap [0-9]* 2): shuffled read " <<<"$section" |
+        grep -oE -- '-?[0-9]+(\.[0-9]+)?' | tr '\n' ' ')
+    check "$b: overlap probe lines, hidden shares consistent with the ns figures ($ovl)" \
+        eval 'awk "function abs(v) { return v < 0 ? -v : v }
+                  { r = \$3; c = \$4; m = r < c ? r : c
+                    exit !(NF == 8 && r > 0 && c > 0 && \$5 > 0 && \$7 > 0 &&
+                           abs(100 * (r + c - \$5) / m - \$6) <= 2 && abs(100 * (r + c - \$7) / m - \$8) <= 2) }" <<<"$ovl"'
     check "$b: time split header" grep -q '^time split.*data.*compute.*allreduce.*optimizer.*checkpoint.*eval.*other' <<<"$section"
     check "$b: target lines" grep -q '^targets: >= ' <<<"$section"
     if [ "$b" = B1 ] && [ "$have_torch" = 1 ]; then
@@ -145,6 +157,10 @@ check "CSV: io rows have positive seconds and GB/s${bad:+ (lines $bad)}" test -z
 BENCH_NO_BUILD=1 BUILD_DIR="$DDP_BUILD_DIR" timeout 30 bash "$BENCH" b9 </dev/null >/dev/null 2>"$TMP/bad.err"
 RC=$?
 check "bench.sh b9: exit 2 (rc=$RC) naming the argument" eval 'test "$RC" -eq 2 && grep -q "b9" "$TMP/bad.err"'
+timeout 30 "$DDP_BUILD_DIR/membw" --overlap 100 1 16 >/dev/null 2>"$TMP/membw.err"
+RC=$?
+check "membw --overlap 100 (not a multiple of 16): exit 2 (rc=$RC) with its usage" \
+    eval 'test "$RC" -eq 2 && grep -q "overlap ROW_FLOATS(a multiple of 16)" "$TMP/membw.err"'
 
 # --- plots ------------------------------------------------------------------------
 is_png() { # file min_bytes

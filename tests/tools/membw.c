@@ -15,6 +15,18 @@
  *                            slice (as shuffled batches visit them), each row
  *                            software-prefetched into L2 16 rows ahead; prints
  *                            "shuffled_rows_gbs <GB/s> ..."
+ *   membw --overlap ROW_FLOATS [THREADS] [MIB]
+ *                            whether this machine overlaps arithmetic with
+ *                            memory reads: the shuffled rows (ROW_FLOATS a
+ *                            multiple of 16) read alone, register-only FMA
+ *                            work alone (as much per row as the read takes),
+ *                            and both interleaved a line at a time, each
+ *                            line of the row PF_ROWS ahead requested as the
+ *                            kernel does; prints "overlap_hidden_pct <P>
+ *                            ... read_ns R fma_ns C both_ns B": P = the
+ *                            share of the shorter part that running both
+ *                            hid, (R + C - B) / min(R, C): 100 is a full
+ *                            overlap, 0 times that add
  *
  * Why it is written this way: a single `s += a[i]` is one dependent chain of
  * adds, limited by the add latency (~4.8 GB/s per thread here), not by memory.
@@ -45,6 +57,7 @@
  * threads on this project's machine, so measure it in the same run. */
 #define KEEP 3
 #define CHAINS 12 /* independent FMA chains per thread (vectors) */
+#define PF_ROWS 16 /* --overlap: rows ahead, a line requested per line read (kernels.c) */
 
 typedef float v16f __attribute__((vector_size(64))); /* 16 floats; split by the compiler if narrower */
 
@@ -117,6 +130,47 @@ static float sum_rows(const float *restrict a, const uint32_t *order, size_t n_r
     return s;
 }
 
+/* --overlap: one pass over the rows order[0, n_rows), a line (16 floats) at
+ * a time. With `read`, each line is added into a vector sum, and the same
+ * line of the row PF_ROWS ahead is requested (into L2, as kernels.c does).
+ * Then `rounds` steps of 8 FMA chains held in registers. Without `dep` their
+ * values never depend on the rows: arithmetic the core could run while the
+ * lines are on their way. With `dep` each step's multiplier is taken from
+ * the line (times 1e-30, so the values stay those of the other passes'): a
+ * kernel's arithmetic, which waits for its row. Returns a value of every
+ * sum (nothing elided). */
+static float overlap_pass(const float *restrict a, const uint32_t *order, size_t n_rows, size_t row_floats, int read,
+                          int rounds, int dep)
+{
+    v16f sum = {0}, c[8], mul, add;
+    for (int l = 0; l < 16; l++) {
+        mul[l] = 0.999999f;
+        add[l] = 1e-6f * (float)(l + 1);
+    }
+    for (int q = 0; q < 8; q++) c[q] = add * (float)(q + 1);
+    for (size_t r = 0; r < n_rows; r++) {
+        const float *row = a + (size_t)order[r] * row_floats;
+        const float *next = a + (size_t)order[r + PF_ROWS < n_rows ? r + PF_ROWS : r] * row_floats;
+        for (size_t j = 0; j < row_floats; j += 16) {
+            v16f m = mul;
+            if (read) {
+                __builtin_prefetch(next + j, 0, 2);
+                v16f x = *(const v16f *)(row + j); /* aligned: 2 MiB base, rows of 16k floats */
+                sum += x;
+                if (dep) m = x * 1e-30f + mul;
+            }
+            for (int k = 0; k < rounds; k++)
+                for (int q = 0; q < 8; q++) c[q] = c[q] * m + add;
+        }
+    }
+    float s = 0;
+    for (int l = 0; l < 16; l++) {
+        s += sum[l];
+        for (int q = 0; q < 8; q++) s += c[q][l];
+    }
+    return s;
+}
+
 /* A random permutation of [0, n) (xorshift64 + Fisher-Yates; quality is not the point). */
 static void shuffle(uint32_t *order, size_t n, uint64_t seed)
 {
@@ -133,8 +187,43 @@ static void shuffle(uint32_t *order, size_t n, uint64_t seed)
     }
 }
 
-/* row_floats 0: one sequential pass per thread; otherwise shuffled rows. */
-static int read_bandwidth(int threads, size_t mib, size_t row_floats)
+/* Each thread's pass of the probe: `variant` 0 the sequential sum (rows 0)
+ * or the shuffled rows' (--rows); with --overlap 1 the rows read alone, 2
+ * the FMA work alone, 3 both, 4 both with the FMA work on the rows. */
+static float probe_pass(const float *mine, size_t per_thread, const uint32_t *order, size_t n_rows,
+                        size_t row_floats, int variant, int rounds)
+{
+    if (variant == 0) return row_floats ? sum_rows(mine, order, n_rows, row_floats) : sum_slice(mine, per_thread);
+    return overlap_pass(mine, order, n_rows, row_floats, variant != 2, variant == 1 ? 0 : rounds, variant == 4);
+}
+
+/* FMA rounds per line for --overlap: as many as make the FMA work alone
+ * take as long as the read alone, from one pass of each (all threads at
+ * once, thread 0's times) with CAL_ROUNDS rounds */
+#define CAL_ROUNDS 4
+static int calibrate_rounds(const float *mine, const uint32_t *order, size_t n_rows, size_t row_floats)
+{
+    static int rounds; /* shared: thread 0 sets it */
+    double t_read = 0, t_fma = 0;
+    for (int v = 1; v <= 2; v++) {
+        overlap_pass(mine, order, n_rows, row_floats, v == 1, v == 1 ? 0 : CAL_ROUNDS, 0); /* warm */
+#pragma omp barrier
+        double t0 = now();
+        float s = overlap_pass(mine, order, n_rows, row_floats, v == 1, v == 1 ? 0 : CAL_ROUNDS, 0);
+        *(v == 1 ? &t_read : &t_fma) = now() - t0 + 0.0f * s;
+#pragma omp barrier
+    }
+    if (thread_id() == 0) {
+        double r = CAL_ROUNDS * t_read / (t_fma > 0 ? t_fma : 1e-9);
+        rounds = r < 1 ? 1 : r > 4096 ? 4096 : (int)(r + 0.5);
+    }
+#pragma omp barrier
+    return rounds;
+}
+
+/* row_floats 0: one sequential pass per thread; otherwise shuffled rows,
+ * and with `overlap` the three passes of --overlap */
+static int read_bandwidth(int threads, size_t mib, size_t row_floats, int overlap)
 {
     (void)threads; /* only the OpenMP build uses it */
     size_t n_floats = mib * 1024 * 1024 / sizeof(float);
@@ -146,9 +235,10 @@ static int read_bandwidth(int threads, size_t mib, size_t row_floats)
     /* huge pages, as ddptrain's shard buffers request: shuffled rows would
      * otherwise pay a TLB miss per row */
     madvise(a, n_floats * sizeof(float), MADV_HUGEPAGE);
-    double secs[REPS], sink = 0;
-    size_t n_read = 0; /* floats summed per repetition, over all threads */
-    int failed = 0, used = 1;
+    const int first = overlap ? 1 : 0, last = overlap ? 4 : 0;
+    double secs[5][REPS], sink = 0;
+    size_t n_read = 0, rows_per_thread = 0; /* floats summed per repetition, over all threads */
+    int failed = 0, used = 1, rounds = 0;
 #pragma omp parallel num_threads(threads)
     {
         size_t unit = row_floats ? row_floats * LANES : LANES;
@@ -165,20 +255,25 @@ static int read_bandwidth(int threads, size_t mib, size_t row_floats)
         if (order) shuffle(order, n_rows, (uint64_t)thread_id() + 1);
         if (thread_id() == 0) {
             n_read = per_thread * (size_t)n_threads_now();
+            rows_per_thread = n_rows;
             used = n_threads_now();
         }
+#pragma omp barrier
+        int my_rounds = overlap && !failed ? calibrate_rounds(mine, order, n_rows, row_floats) : 0;
+        if (thread_id() == 0) rounds = my_rounds;
         for (int rep = 0; rep < REPS; rep++) {
+            for (int v = first; v <= last; v++) { /* --overlap: the four passes alternate */
 #pragma omp barrier
-            double t0 = now();
-            float s = 0;
-            if (!row_floats) s = sum_slice(mine, per_thread);
-            else if (order) s = sum_rows(mine, order, n_rows, row_floats);
+                double t0 = now();
+                float s = 0;
+                if (!row_floats || order) s = probe_pass(mine, per_thread, order, n_rows, row_floats, v, my_rounds);
 #pragma omp barrier
-            double dt = now() - t0; /* thread 0's window spans every thread's sum */
+                double dt = now() - t0; /* thread 0's window spans every thread's pass */
 #pragma omp critical
-            {
-                sink += s;
-                if (thread_id() == 0) secs[rep] = dt;
+                {
+                    sink += s;
+                    if (thread_id() == 0) secs[v][rep] = dt;
+                }
             }
         }
         free(order);
@@ -188,13 +283,26 @@ static int read_bandwidth(int threads, size_t mib, size_t row_floats)
         free(a);
         return 1;
     }
-    qsort(secs, REPS, sizeof secs[0], by_value);
+    for (int v = first; v <= last; v++) qsort(secs[v], REPS, sizeof secs[v][0], by_value);
+    if (overlap) {
+        double ns[5];
+        for (int v = 1; v <= 4; v++) ns[v] = 1e9 * secs[v][KEEP - 1] / (double)rows_per_thread;
+        double shorter = ns[1] < ns[2] ? ns[1] : ns[2];
+        printf("overlap_hidden_pct %.1f dependent_hidden_pct %.1f threads %d mib %zu row_floats %zu read_ns %.1f"
+               " fma_ns %.1f both_ns %.1f dependent_ns %.1f (ns per row per thread, pass %d fastest of %d each; %d"
+               " FMA rounds of 8 vectors per line; times added %.1f ns, a full overlap %.1f; checksum %.0f)\n",
+               100.0 * (ns[1] + ns[2] - ns[3]) / shorter, 100.0 * (ns[1] + ns[2] - ns[4]) / shorter, used, mib,
+               row_floats, ns[1], ns[2], ns[3], ns[4], KEEP, REPS, rounds, ns[1] + ns[2],
+               ns[1] > ns[2] ? ns[1] : ns[2], sink);
+        free(a);
+        return 0;
+    }
     double gb = (double)(n_read * sizeof(float)) / 1e9;
-    printf("%s %.2f threads %d mib %zu", row_floats ? "shuffled_rows_gbs" : "read_bandwidth_gbs", gb / secs[KEEP - 1],
-           used, mib);
+    printf("%s %.2f threads %d mib %zu", row_floats ? "shuffled_rows_gbs" : "read_bandwidth_gbs",
+           gb / secs[0][KEEP - 1], used, mib);
     if (row_floats) printf(" row_floats %zu", row_floats);
-    printf(" (pass %d fastest of %d; fastest %.2f, median %.2f GB/s; checksum %.0f)\n", KEEP, REPS, gb / secs[0],
-           gb / secs[REPS / 2], sink);
+    printf(" (pass %d fastest of %d; fastest %.2f, median %.2f GB/s; checksum %.0f)\n", KEEP, REPS,
+           gb / secs[0][0], gb / secs[0][REPS / 2], sink);
     free(a);
     return 0;
 }
@@ -253,16 +361,18 @@ int main(int argc, char **argv)
 {
     long threads = 1, mib = 512, row_floats = 0;
     int flops = argc > 1 && strcmp(argv[1], "--flops") == 0;
-    int rows = argc > 1 && strcmp(argv[1], "--rows") == 0;
+    int overlap = argc > 1 && strcmp(argv[1], "--overlap") == 0;
+    int rows = overlap || (argc > 1 && strcmp(argv[1], "--rows") == 0);
     int first = flops ? 2 : rows ? 3 : 1; /* index of THREADS */
     int max_args = flops ? 3 : first + 2;
     if ((rows && (argc < 3 || !positive(argv[2], &row_floats))) ||
         (argc > first && !positive(argv[first], &threads)) ||
-        (!flops && argc > first + 1 && !positive(argv[first + 1], &mib)) || argc > max_args) {
+        (!flops && argc > first + 1 && !positive(argv[first + 1], &mib)) || argc > max_args ||
+        (overlap && row_floats % 16 != 0)) {
         fprintf(stderr, "usage: membw [THREADS] [MIB]  |  membw --rows ROW_FLOATS [THREADS] [MIB]  |  "
-                        "membw --flops [THREADS]\n");
+                        "membw --overlap ROW_FLOATS(a multiple of 16) [THREADS] [MIB]  |  membw --flops [THREADS]\n");
         return 2;
     }
     if (flops) return flop_peak((int)threads);
-    return read_bandwidth((int)threads, (size_t)mib, (size_t)row_floats);
+    return read_bandwidth((int)threads, (size_t)mib, (size_t)row_floats, overlap);
 }
