@@ -394,15 +394,15 @@ bench_model() { # name model base_rows features classes batch
     echo "    kernel alone: kernel_bench on one batch of $batch rows in cache, best of $kc_reps calls;"
     echo "    times added: 1 / (1/kernel + 1/shuffled read), what a kernel whose compute does not overlap"
     echo "    its memory reads can reach)"
+    if [ "$torch_on" = 1 ]; then
+        for blas in "${TORCH_BLAS[@]}"; do echo "   (PyTorch, ${blas%%=*}: torch's BLAS was ${T_LIB[$blas]})"; done
+    fi
     awk '{ for (i = 1; i < NF; i++) v[$i] = $(i + 1)
            printf "overlap probe (membw --overlap %s 2): shuffled read %s ns/row, FMA work %s ns/row, both %s ns/row:\n", \
                v["row_floats"], v["read_ns"], v["fma_ns"], v["both_ns"]
            printf "   %s%% of the shorter hidden; with the FMA work on the rows (as a kernel'"'"'s) %s ns/row, %s%% hidden\n", \
                v["overlap_hidden_pct"], v["dependent_ns"], v["dependent_hidden_pct"]
            print "   (100% = a full overlap, the longer part alone; 0% = the times add, as in the model above)" }' <<<"$ovl"
-    if [ "$torch_on" = 1 ]; then
-        for blas in "${TORCH_BLAS[@]}"; do echo "   (PyTorch, ${blas%%=*}: torch's BLAS was ${T_LIB[$blas]})"; done
-    fi
 
     # phase split
     local phdr="%-40s %6s %8s %10s %9s %10s %11s %6s %6s\n"

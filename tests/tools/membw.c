@@ -203,18 +203,22 @@ static float probe_pass(const float *mine, size_t per_thread, const uint32_t *or
  * take as long as the read alone, from one pass of each (all threads at
  * once, thread 0's times) with CAL_ROUNDS rounds */
 #define CAL_ROUNDS 4
+static float cal_sink; /* the calibration passes' sums, so that none is elided */
 static int calibrate_rounds(const float *mine, const uint32_t *order, size_t n_rows, size_t row_floats)
 {
     static int rounds; /* shared: thread 0 sets it */
-    double t_read = 0, t_fma = 0;
+    double t[3] = {0, 0, 0};
     for (int v = 1; v <= 2; v++) {
-        overlap_pass(mine, order, n_rows, row_floats, v == 1, v == 1 ? 0 : CAL_ROUNDS, 0); /* warm */
+        float s = overlap_pass(mine, order, n_rows, row_floats, v == 1, v == 1 ? 0 : CAL_ROUNDS, 0); /* warm */
 #pragma omp barrier
         double t0 = now();
-        float s = overlap_pass(mine, order, n_rows, row_floats, v == 1, v == 1 ? 0 : CAL_ROUNDS, 0);
-        *(v == 1 ? &t_read : &t_fma) = now() - t0 + 0.0f * s;
+        s += overlap_pass(mine, order, n_rows, row_floats, v == 1, v == 1 ? 0 : CAL_ROUNDS, 0);
+        t[v] = now() - t0;
+#pragma omp atomic
+        cal_sink += s;
 #pragma omp barrier
     }
+    const double t_read = t[1], t_fma = t[2];
     if (thread_id() == 0) {
         double r = CAL_ROUNDS * t_read / (t_fma > 0 ? t_fma : 1e-9);
         rounds = r < 1 ? 1 : r > 4096 ? 4096 : (int)(r + 0.5);
@@ -246,11 +250,12 @@ static void overlap_report(double secs[][REPS], size_t rows_per_thread, int used
            " fma_ns %.1f both_ns %.1f dependent_ns %.1f (medians of %d repetitions of the four passes, ns per row"
            " per thread; shares from each repetition's own passes; %d FMA rounds of 8 vectors per line;"
            " checksum %.0f)\n",
-           hid[0][REPS / 2], hid[1][REPS / 2], used, mib, row_floats, ns[1], ns[2], ns[3], ns[4], REPS, rounds, sink);
+           hid[0][REPS / 2], hid[1][REPS / 2], used, mib, row_floats, ns[1], ns[2], ns[3], ns[4], REPS, rounds,
+           sink + cal_sink);
 }
 
 /* row_floats 0: one sequential pass per thread; otherwise shuffled rows,
- * and with `overlap` the three passes of --overlap */
+ * and with `overlap` the four passes of --overlap */
 static int read_bandwidth(int threads, size_t mib, size_t row_floats, int overlap)
 {
     (void)threads; /* only the OpenMP build uses it */
