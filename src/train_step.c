@@ -198,8 +198,9 @@ void ddp_train_warm_up(trainer *t)
     for (int rep = 0; rep < 2; rep++) {
         memset(red, 0, (size_t)total * sizeof(double));
         reduction_start(t, red, total);
-        for (int i = 0; i < (int)t->n_buckets && t->n_buckets > 1; i++)
-            ddp_comm_wait(&t->requests[i]);
+        if (t->n_buckets > 1)
+            for (int i = 0; i < (int)t->n_buckets; i++)
+                ddp_comm_wait(&t->requests[i]);
     }
 }
 
